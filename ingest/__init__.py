@@ -1,0 +1,1 @@
+"""Ingestion pipeline: files on disk to chunks in the store."""

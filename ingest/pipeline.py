@@ -1,0 +1,337 @@
+"""discover → hash → skip unchanged → load → chunk → embed (batched, pipelined) → write.
+
+Four stages run at once, joined by bounded queues, so that parsing, chunking and Chroma writes
+overlap with embedding and the embedder is never idle waiting on us:
+  loader (1 thread) → batcher (1) → embedders (`embed_concurrency` threads) → writer (1).
+Batches span documents, so a folder of small files still sends full batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ingest.chunker import chunk_document, estimate_tokens
+from ingest.loaders import load_bytes
+from ingest.report import IngestReport, Progress
+from ingest.sources import Item, doc_id_for
+from rag.catalog import now_iso
+from rag.errors import DocumentError, EmptyDocument, InputTooLong, RagError
+from rag.kb import KnowledgeBase
+from rag.models import Chunk, DocumentRecord
+
+END = None
+HEADING_CHARS = 200  # heading text prepended to each chunk when embedding
+WRITE_BATCH = 512  # vectors per Chroma write; bigger batches insert faster
+
+
+@dataclass
+class Job:
+    """A loaded, chunked document on its way through the embedder to the writer."""
+
+    item: Item
+    record: DocumentRecord
+    chunks: list[Chunk]
+    texts: list[str]
+    existed: bool
+    vectors: list[list[float] | None] = field(default_factory=list)
+    remaining: int = 0
+    error: str | None = None
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What the embedder sees for a chunk: its heading path gives the text its context."""
+    return f"{chunk.heading[:HEADING_CHARS]}\n{chunk.text}" if chunk.heading else chunk.text
+
+
+class Pipeline:
+    """One ingest run over a list of items."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        collection: str,
+        report: IngestReport,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.kb = kb
+        self.collection = collection
+        self.report = report
+        self.on_progress = on_progress
+        self.progress = Progress()
+        self.settings = kb.settings
+        self._stop = threading.Event()
+        self._fatal: BaseException | None = None
+        self._report_lock = threading.Lock()
+        self._budget = 0
+        self._loaded: queue.Queue[Job | None] = queue.Queue(maxsize=8)
+        self._batches: queue.Queue[list[tuple[Job, int]] | None] = queue.Queue(maxsize=4)
+        self._done: queue.Queue[Job | None] = queue.Queue()
+
+    def run(self, items: list[Item]) -> IngestReport:
+        """Run all stages to completion; a fatal error ends the run with `report.aborted`."""
+        started = time.monotonic()
+        self.progress.files_total = len(items)
+        self.progress.bytes_total = sum(i.size for i in items)
+        self.kb.repair(self.collection)
+        if items:
+            self._budget = self._chunk_budget()
+            self._run_stages(items)
+        self.report.seconds = time.monotonic() - started
+        if self._fatal is not None:
+            self.report.aborted = str(self._fatal)
+        return self.report
+
+    def _chunk_budget(self) -> int:
+        info = self.kb.embed_info()
+        self.kb.store.check_pin(self.collection, self.settings.embed_model, info.embedding_length)
+        context = info.context_length or 512
+        prefix = estimate_tokens(self.kb.ollama.prefixes()[0])
+        heading = estimate_tokens("x" * HEADING_CHARS)  # worst case for a heading line
+        room = context - prefix - heading - 16  # 16: special tokens and estimate slack
+        return max(32, min(self.settings.chunk_tokens, room))
+
+    def _run_stages(self, items: list[Item]) -> None:
+        workers = [
+            threading.Thread(target=self._guard, args=(self._load, items), name="loader"),
+            threading.Thread(target=self._guard, args=(self._batch,), name="batcher"),
+            threading.Thread(target=self._guard, args=(self._write,), name="writer"),
+        ]
+        embedders = [
+            threading.Thread(target=self._guard, args=(self._embed,), name=f"embed-{n}")
+            for n in range(self.settings.embed_concurrency)
+        ]
+        for thread in workers + embedders:
+            thread.start()
+        while any(t.is_alive() for t in embedders):
+            self._tick(0.1, embedders)
+        self._done.put(END)
+        while any(t.is_alive() for t in workers):
+            self._tick(0.1, workers)
+        self._tick(0.0, [])
+
+    def _tick(self, wait: float, threads: list[threading.Thread]) -> None:
+        if threads:
+            threads[0].join(wait)
+        if self.on_progress is not None:
+            self.on_progress(self.progress)
+
+    def _guard(self, stage: Callable[..., None], *args: object) -> None:
+        try:
+            stage(*args)
+        except BaseException as exc:  # any stage failing stops the whole run cleanly
+            if self._fatal is None:
+                self._fatal = exc
+            self._stop.set()
+
+    def _put(self, target: queue.Queue, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                target.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    # -- stage 1: read, hash, skip unchanged, parse, chunk ---------------------------------------
+
+    def _load(self, items: list[Item]) -> None:
+        try:
+            for item in items:
+                if self._stop.is_set():
+                    return
+                self.progress.current = item.source
+                job = self._prepare(item)
+                if job is not None and not self._put(self._loaded, job):
+                    return
+        finally:
+            self._put(self._loaded, END)
+
+    def _prepare(self, item: Item) -> Job | None:
+        catalog = self.kb.catalog
+        known = catalog.stat_of(self.collection, item.source)
+        if known and known[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
+            self._finish(item, "unchanged")
+            return None
+        try:
+            data = item.read()
+            sha = hashlib.sha256(data).hexdigest()
+            if known and known[0] == sha:
+                record = catalog.by_source(self.collection, item.source)
+                if record is not None:
+                    catalog.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
+                self._finish(item, "unchanged")
+                return None
+            return self._parse(item, data, existed=known is not None)
+        except DocumentError as exc:
+            self._finish(item, "failed", str(exc))
+        except OSError as exc:
+            self._finish(item, "failed", f"cannot read: {exc.strerror or exc}")
+        except RagError:
+            raise
+        except Exception as exc:  # a parser bug on one file is that file's failure
+            self._finish(item, "failed", f"unexpected {type(exc).__name__}: {exc}")
+        return None
+
+    def _parse(self, item: Item, data: bytes, existed: bool) -> Job:
+        doc = load_bytes(item.source, data)
+        doc_id = doc_id_for(item.source)
+        chunks = chunk_document(doc, doc_id, self._budget, self.settings.chunk_overlap)
+        if not chunks:
+            raise EmptyDocument("no text to index")
+        record = DocumentRecord(
+            doc_id=doc_id,
+            source=item.source,
+            sha256=doc.sha256,
+            kind=doc.kind,
+            chunks=len(chunks),
+            pages=doc.pages,
+            ingested_at=now_iso(),
+            size=len(data),
+            warnings=list(doc.warnings),
+        )
+        self.progress.add(chunks_found=len(chunks))
+        texts = [embed_text(c) for c in chunks]
+        return Job(item, record, chunks, texts, existed, [None] * len(chunks), len(chunks))
+
+    # -- stage 2: batches across documents ---------------------------------------------------
+
+    def _batch(self) -> None:
+        size = self.settings.embed_batch
+        buffer: list[tuple[Job, int]] = []
+        try:
+            while True:
+                try:
+                    job = self._loaded.get(timeout=0.05 if buffer else 0.5)
+                except queue.Empty:
+                    if self._stop.is_set():
+                        return
+                    if buffer:  # nothing more ready: send what we have, keep the embedder busy
+                        self._put(self._batches, buffer)
+                        buffer = []
+                    continue
+                if job is END:
+                    if buffer:
+                        self._put(self._batches, buffer)
+                    return
+                for index in range(len(job.texts)):
+                    buffer.append((job, index))
+                    if len(buffer) == size:
+                        self._put(self._batches, buffer)
+                        buffer = []
+        finally:
+            for _ in range(self.settings.embed_concurrency):
+                self._put(self._batches, END)
+
+    # -- stage 3: embed ------------------------------------------------------------------------
+
+    def _embed(self) -> None:
+        while True:
+            try:
+                batch = self._batches.get(timeout=0.5)
+            except queue.Empty:
+                if self._stop.is_set():
+                    return
+                continue
+            if batch is END or self._stop.is_set():
+                return
+            try:
+                vectors: list[list[float] | None] = list(
+                    self.kb.ollama.embed_documents([job.texts[i] for job, i in batch])
+                )
+            except InputTooLong:
+                vectors = self._embed_one_by_one(batch)
+            for (job, index), vector in zip(batch, vectors, strict=True):
+                self._deliver(job, index, vector)
+
+    def _embed_one_by_one(self, batch: list[tuple[Job, int]]) -> list[list[float] | None]:
+        out: list[list[float] | None] = []
+        for job, index in batch:
+            try:
+                out.append(self.kb.ollama.embed_documents([job.texts[index]])[0])
+            except InputTooLong as exc:
+                job.error = (
+                    f"chunk {index} is longer than the embedding model accepts ({exc}); "
+                    "lower RAG_CHUNK_TOKENS"
+                )
+                out.append(None)
+        return out
+
+    def _deliver(self, job: Job, index: int, vector: list[float] | None) -> None:
+        job.vectors[index] = vector
+        with self._report_lock:
+            job.remaining -= 1
+            complete = job.remaining == 0
+        self.progress.add(chunks_embedded=1)
+        if complete:
+            self._done.put(job)
+
+    # -- stage 4: write ------------------------------------------------------------------------
+
+    def _write(self) -> None:
+        pending: list[Job] = []
+        while True:
+            job = self._done.get()
+            if job is not END:
+                pending.append(job)
+            full = sum(len(j.chunks) for j in pending) >= WRITE_BATCH
+            if pending and (job is END or full or self._done.empty()):
+                self._commit(pending)
+                pending = []
+            if job is END:
+                return
+
+    def _commit(self, jobs: list[Job]) -> None:
+        good = [j for j in jobs if j.error is None]
+        for job in jobs:
+            if job.error is not None:
+                self._finish(job.item, "failed", job.error)
+        if not good:
+            return
+        catalog, store, kb = self.kb.catalog, self.kb.store, self.collection
+        ids = [c.id for j in good for c in j.chunks]
+        catalog.reserve(kb, ids)
+        vectors = np.asarray([v for j in good for v in j.vectors], dtype=np.float32)
+        metas = [c.metadata() for j in good for c in j.chunks]
+        store.upsert(kb, self.settings.embed_model, ids, vectors, metas)
+        for job in good:
+            old = catalog.commit(kb, job.record, job.item.mtime_ns, job.chunks)
+            store.delete(kb, old)
+            catalog.release(kb, old + [c.id for c in job.chunks])
+            self.progress.add(chunks_written=len(job.chunks))
+            self._finish(job.item, "updated" if job.existed else "added", chunks=len(job.chunks))
+            self._note_warnings(job)
+
+    def _note_warnings(self, job: Job) -> None:
+        warnings = list(job.record.warnings)
+        try:
+            st = os.stat(job.item.source)
+            if job.item.mtime_ns and (st.st_size, st.st_mtime_ns) != (
+                job.item.size,
+                job.item.mtime_ns,
+            ):
+                warnings.append(
+                    "changed while it was being ingested: the version read was "
+                    "indexed; run again to pick up the change"
+                )
+        except OSError:
+            pass
+        if warnings:
+            with self._report_lock:
+                self.report.warnings[job.item.source] = warnings
+
+    def _finish(self, item: Item, outcome: str, error: str = "", chunks: int = 0) -> None:
+        with self._report_lock:
+            if outcome == "failed":
+                self.report.fail(item.source, error)
+            else:
+                getattr(self.report, outcome).append(item.source)
+            self.report.chunks += chunks
+        self.progress.add(files_done=1, bytes_done=item.size)

@@ -1,0 +1,297 @@
+"""The document catalog (SQLite): which documents are done, their chunks, and a keyword index.
+
+The catalog is the source of truth for "what is ingested". Chroma holds the vectors. Writes go
+in this order so that a crash at any point leaves the old or the new version, never a mix:
+1. `reserve(ids)`: new chunk ids are journalled as pending *before* they reach Chroma;
+2. vectors are upserted into Chroma;
+3. `commit(...)`: one transaction replaces the document's rows and moves the old ids to pending;
+4. the old ids are deleted from Chroma and `release(ids)` drops them from the journal.
+`orphans()` lists pending ids that no committed document owns: the next run deletes them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rag.models import Chunk, DocumentRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL, sha256 TEXT NOT NULL,
+    kind TEXT NOT NULL, chunks INTEGER NOT NULL, pages INTEGER, size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL, ingested_at TEXT NOT NULL, warnings TEXT NOT NULL,
+    PRIMARY KEY (collection, doc_id)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS documents_source ON documents (collection, source);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, chunk_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL, idx INTEGER NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL,
+    heading TEXT NOT NULL, page INTEGER, page_label TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, chunk_id);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
+CREATE TABLE IF NOT EXISTS pending (
+    collection TEXT NOT NULL, chunk_id TEXT NOT NULL, PRIMARY KEY (collection, chunk_id)
+);
+"""
+
+_DOC_COLUMNS = "doc_id, source, sha256, kind, chunks, pages, size, mtime_ns, ingested_at, warnings"
+
+
+class Catalog:
+    """SQLite catalog shared by every collection of one store; thread-safe."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def documents(self, collection: str) -> list[DocumentRecord]:
+        """All committed documents of a collection, by source."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_DOC_COLUMNS} FROM documents WHERE collection=? ORDER BY source",
+                (collection,),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def document(self, collection: str, doc_id: str) -> DocumentRecord | None:
+        """One document by id, or None."""
+        return self._one(collection, "doc_id", doc_id)
+
+    def by_source(self, collection: str, source: str) -> DocumentRecord | None:
+        """One document by source path, or None."""
+        return self._one(collection, "source", source)
+
+    def stat_of(self, collection: str, source: str) -> tuple[str, int, int] | None:
+        """(sha256, size, mtime_ns) recorded for a source, for the unchanged-file fast path."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sha256, size, mtime_ns FROM documents WHERE collection=? AND source=?",
+                (collection, source),
+            ).fetchone()
+        return (row[0], row[1], row[2]) if row else None
+
+    def chunk_ids(self, collection: str, doc_id: str) -> list[str]:
+        """Ids of a document's committed chunks."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT chunk_id FROM chunks WHERE collection=? AND doc_id=? ORDER BY idx",
+                (collection, doc_id),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def counts(self, collection: str) -> tuple[int, int]:
+        """(documents, chunks) committed in a collection."""
+        with self._lock:
+            docs = self._db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(chunks), 0) FROM documents WHERE collection=?",
+                (collection,),
+            ).fetchone()
+        return int(docs[0]), int(docs[1])
+
+    def collections(self) -> list[str]:
+        """Collections that hold at least one document."""
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT collection FROM documents ORDER BY 1")
+            return [row[0] for row in rows.fetchall()]
+
+    def chunks_by_ids(self, collection: str, chunk_ids: list[str]) -> dict[str, dict]:
+        """Committed chunks by id (ids that are not committed are absent from the result)."""
+        out: dict[str, dict] = {}
+        with self._lock:
+            for start in range(0, len(chunk_ids), 500):
+                part = chunk_ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._db.execute(
+                    "SELECT chunk_id, doc_id, idx, source, text, heading, page, page_label "
+                    f"FROM chunks WHERE collection=? AND chunk_id IN ({marks})",
+                    (collection, *part),
+                ).fetchall()
+                out.update((row[0], _hit_row(row)) for row in rows)
+        return out
+
+    def orphans(self, collection: str) -> list[str]:
+        """Journalled ids that no committed document owns: leftovers of an interrupted run."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.chunk_id FROM pending p LEFT JOIN chunks c "
+                "ON c.collection = p.collection AND c.chunk_id = p.chunk_id "
+                "WHERE p.collection=? AND c.chunk_id IS NULL",
+                (collection,),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def reserve(self, collection: str, chunk_ids: Iterable[str]) -> None:
+        """Journal ids about to be written to the vector store."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
+                [(collection, cid) for cid in chunk_ids],
+            )
+
+    def release(self, collection: str, chunk_ids: Iterable[str]) -> None:
+        """Forget journalled ids (after their fate in the vector store is settled)."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM pending WHERE collection=? AND chunk_id=?",
+                [(collection, cid) for cid in chunk_ids],
+            )
+
+    def commit(
+        self, collection: str, record: DocumentRecord, mtime_ns: int, chunks: list[Chunk]
+    ) -> list[str]:
+        """Make a document version current in one transaction; return the ids it replaced."""
+        with self.transaction() as db:
+            old = self._drop_document(db, collection, record.doc_id, record.source)
+            db.execute(
+                f"INSERT INTO documents (collection, {_DOC_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    collection,
+                    record.doc_id,
+                    record.source,
+                    record.sha256,
+                    record.kind,
+                    len(chunks),
+                    record.pages,
+                    record.size,
+                    mtime_ns,
+                    record.ingested_at,
+                    json.dumps(record.warnings, ensure_ascii=False),
+                ),
+            )
+            db.executemany(
+                "INSERT INTO chunks (collection, chunk_id, doc_id, idx, source, text, heading, "
+                "page, page_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        collection,
+                        c.id,
+                        c.doc_id,
+                        c.index,
+                        c.source,
+                        c.text,
+                        c.heading,
+                        c.page,
+                        c.page_label,
+                    )
+                    for c in chunks
+                ],
+            )
+        current = {c.id for c in chunks}
+        return [cid for cid in old if cid not in current]
+
+    def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
+        """Record a new file stat for an unchanged document (same hash, new mtime)."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE documents SET size=?, mtime_ns=? WHERE collection=? AND doc_id=?",
+                (size, mtime_ns, collection, doc_id),
+            )
+
+    def remove(self, collection: str, doc_id: str) -> list[str]:
+        """Drop a document in one transaction; its chunk ids move to the journal."""
+        with self.transaction() as db:
+            return self._drop_document(db, collection, doc_id, None)
+
+    def drop_collection(self, collection: str) -> None:
+        """Forget everything about a collection."""
+        with self.transaction() as db:
+            for table in ("documents", "chunks", "pending"):
+                db.execute(f"DELETE FROM {table} WHERE collection=?", (collection,))
+
+    def _drop_document(
+        self, db: sqlite3.Connection, collection: str, doc_id: str, source: str | None
+    ) -> list[str]:
+        old = [
+            row[0]
+            for row in db.execute(
+                "SELECT chunk_id FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id)
+            )
+        ]
+        db.executemany(
+            "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
+            [(collection, cid) for cid in old],
+        )
+        db.execute("DELETE FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id))
+        db.execute("DELETE FROM documents WHERE collection=? AND doc_id=?", (collection, doc_id))
+        if source is not None:
+            db.execute(
+                "DELETE FROM documents WHERE collection=? AND source=?", (collection, source)
+            )
+        return old
+
+    def _one(self, collection: str, column: str, value: str) -> DocumentRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_DOC_COLUMNS} FROM documents WHERE collection=? AND {column}=?",
+                (collection, value),
+            ).fetchone()
+        return _record(row) if row else None
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 with seconds."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _record(row: tuple) -> DocumentRecord:
+    doc_id, source, sha, kind, chunks, pages, size, _mtime, at, warnings = row
+    return DocumentRecord(
+        doc_id=doc_id,
+        source=source,
+        sha256=sha,
+        kind=kind,
+        chunks=chunks,
+        pages=pages,
+        ingested_at=at,
+        size=size,
+        warnings=json.loads(warnings),
+    )
+
+
+def _hit_row(row: tuple) -> dict:
+    chunk_id, doc_id, idx, source, text, heading, page, page_label = row
+    return {
+        "chunk_id": chunk_id,
+        "doc_id": doc_id,
+        "index": idx,
+        "source": source,
+        "text": text,
+        "heading": heading,
+        "page": page,
+        "page_label": page_label,
+    }

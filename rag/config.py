@@ -1,0 +1,227 @@
+"""Every setting in one place: read from the environment (and `.env`), validated once at start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from rag.errors import ConfigError
+
+COLLECTION_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
+DEFAULT_COLLECTION = "default"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of the service; build with `Settings.load()`."""
+
+    ollama_host: str = "http://localhost:11434"
+    embed_model: str = "nomic-embed-text"
+    chat_model: str = "llama3.2"
+    embed_doc_prefix: str | None = None  # None: the model's known convention
+    embed_query_prefix: str | None = None
+    embed_batch: int = 32
+    embed_concurrency: int = 2
+    keep_alive: str = "30m"
+    ollama_timeout: float = 300.0  # seconds; a cold model load can take a minute
+    ollama_connect_timeout: float = 5.0
+    ollama_retries: int = 4
+    data_dir: Path = Path("data")
+    chroma_path: Path | None = None  # default: data_dir / "chroma"
+    chroma_url: str | None = None  # set to use a Chroma server instead of the embedded store
+    collection: str = DEFAULT_COLLECTION
+    chunk_tokens: int = 400
+    chunk_overlap: int = 50
+    top_k: int = 5
+    api_keys: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    max_upload_mb: float = 50.0
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @property
+    def store_path(self) -> Path:
+        """Folder of the embedded Chroma store."""
+        return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def catalog_path(self) -> Path:
+        """SQLite file holding the document catalog and keyword index."""
+        if self.chroma_url:
+            return self.data_dir / "catalog-server.sqlite3"
+        return self.store_path / "catalog.sqlite3"
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None, env_file: Path | None = None) -> Settings:
+        """Read settings from `.env` (if present) overlaid by the process environment."""
+        merged: dict[str, str] = {}
+        path = env_file if env_file is not None else Path(".env")
+        if path.is_file():
+            merged.update(read_env_file(path))
+        merged.update(os.environ if env is None else env)
+        if not merged.get("CHROMA_URL") and merged.get("CHROMA_HOST"):
+            merged["CHROMA_URL"] = f"{merged['CHROMA_HOST']}:{merged.get('CHROMA_PORT') or 8000}"
+        return cls.from_mapping(merged)
+
+    @classmethod
+    def from_mapping(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from a flat name → string mapping, validating every value."""
+        values: dict[str, Any] = {}
+        for name, (var, parse) in _FIELDS.items():
+            raw = env.get(var)
+            if raw is None or raw.strip() == "":
+                continue
+            try:
+                values[name] = parse(raw.strip())
+            except (ValueError, ConfigError) as exc:
+                raise ConfigError(f"invalid {var}={raw!r}: {exc}") from None
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        """Check cross-field rules; return self."""
+        if not COLLECTION_RE.match(self.collection):
+            raise ConfigError(collection_message(self.collection))
+        if self.chunk_overlap >= self.chunk_tokens:
+            raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
+        return self
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed, validated."""
+        return replace(self, **changes).validated()
+
+
+def collection_message(name: str) -> str:
+    """The error text for an invalid collection name."""
+    return (
+        f"invalid collection name {name!r}: use 1-63 letters, digits, '_' or '-', "
+        "starting and ending with a letter or digit"
+    )
+
+
+def check_collection(name: str) -> str:
+    """Return the name if valid, else raise ConfigError."""
+    if not COLLECTION_RE.match(name):
+        raise ConfigError(collection_message(name))
+    return name
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """Parse a simple KEY=VALUE `.env` file (comments, blank lines and quotes allowed)."""
+    out: dict[str, str] = {}
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("export "):
+            line = line[len("export ") :]
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{path}:{lineno}: expected KEY=VALUE, got {line!r}")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def _url(raw: str) -> str:
+    # Like Ollama's own clients: a bare host gets port 11434, an explicit scheme keeps its default.
+    bare = "://" not in raw
+    url = ("http://" + raw if bare else raw).rstrip("/")
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("expected a URL like http://localhost:11434")
+    if bare and parsed.port is None:
+        url += ":11434"
+    return url
+
+
+def _chroma_url(raw: str) -> str:
+    if "://" not in raw:
+        raw = "http://" + raw
+    parsed = urlparse(raw)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("expected a URL like http://127.0.0.1:8001")
+    return raw.rstrip("/")
+
+
+def _positive_int(raw: str) -> int:
+    if not re.fullmatch(r"\d+", raw) or int(raw) <= 0:
+        raise ValueError("must be a positive integer")
+    return int(raw)
+
+
+def _nonneg_int(raw: str) -> int:
+    if not re.fullmatch(r"\d+", raw):
+        raise ValueError("must be a whole number, 0 or more")
+    return int(raw)
+
+
+def _positive_float(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if not value > 0:
+        raise ValueError("must be a positive number")
+    return value
+
+
+def _keep_alive(raw: str) -> str:
+    # Ollama rejects a bare numeric *string*; accept seconds here and send a Go duration.
+    if re.fullmatch(r"-?\d+", raw):
+        return f"{raw}s"
+    if not re.fullmatch(r"-?(\d+(\.\d+)?(ns|us|ms|s|m|h))+", raw):
+        raise ValueError("expected seconds or a duration like 5m, 1h, -1")
+    return raw
+
+
+def _csv(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _prefix(raw: str) -> str:
+    return "" if raw.lower() in ("none", "off") else raw
+
+
+_Parse = Callable[[str], Any]
+_FIELDS: dict[str, tuple[str, _Parse]] = {
+    "ollama_host": ("OLLAMA_HOST", _url),
+    "embed_model": ("RAG_EMBED_MODEL", str),
+    "chat_model": ("RAG_CHAT_MODEL", str),
+    "embed_doc_prefix": ("RAG_EMBED_DOC_PREFIX", _prefix),
+    "embed_query_prefix": ("RAG_EMBED_QUERY_PREFIX", _prefix),
+    "embed_batch": ("RAG_EMBED_BATCH", _positive_int),
+    "embed_concurrency": ("RAG_EMBED_CONCURRENCY", _positive_int),
+    "keep_alive": ("RAG_KEEP_ALIVE", _keep_alive),
+    "ollama_timeout": ("RAG_OLLAMA_TIMEOUT", _positive_float),
+    "ollama_connect_timeout": ("RAG_OLLAMA_CONNECT_TIMEOUT", _positive_float),
+    "ollama_retries": ("RAG_OLLAMA_RETRIES", _nonneg_int),
+    "data_dir": ("RAG_DATA_DIR", Path),
+    "chroma_path": ("RAG_CHROMA_PATH", Path),
+    "chroma_url": ("CHROMA_URL", _chroma_url),
+    "collection": ("RAG_COLLECTION", check_collection),
+    "chunk_tokens": ("RAG_CHUNK_TOKENS", _positive_int),
+    "chunk_overlap": ("RAG_CHUNK_OVERLAP", _nonneg_int),
+    "top_k": ("RAG_TOP_K", _positive_int),
+    "api_keys": ("RAG_API_KEYS", _csv),
+    "cors_origins": ("RAG_CORS_ORIGINS", _csv),
+    "max_upload_mb": ("RAG_MAX_UPLOAD_MB", _positive_float),
+    "host": ("RAG_HOST", str),
+    "port": ("RAG_PORT", _positive_int),
+}
+
+
+def env_var_names() -> list[str]:
+    """Every environment variable we read, for docs and `rag doctor`."""
+    return [var for var, _ in _FIELDS.values()]
+
+
+def field_names() -> set[str]:
+    """Names of all Settings fields (kept in step with the variable table by a test)."""
+    return {f.name for f in fields(Settings)}

@@ -1,0 +1,48 @@
+"""Dependency checks shared by `rag doctor` and `GET /health`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import RagError
+from rag.ollama import OllamaClient
+
+
+def check_ollama(settings: Settings, client: OllamaClient) -> dict[str, dict[str, Any]]:
+    """Is Ollama reachable, and are the embedding and chat models pulled?"""
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        version = client.version()
+        checks["ollama"] = {"ok": True, "detail": f"Ollama {version} at {settings.ollama_host}"}
+    except RagError as exc:
+        checks["ollama"] = {"ok": False, "detail": str(exc)}
+        return checks
+    for role, model in (("embed_model", settings.embed_model), ("chat_model", settings.chat_model)):
+        try:
+            info = client.require_model(model)
+            ctx = f", context {info.context_length}" if info.context_length else ""
+            checks[role] = {"ok": True, "detail": f"{model} is pulled{ctx}"}
+        except RagError as exc:
+            checks[role] = {"ok": False, "detail": str(exc)}
+    return checks
+
+
+def check_all(settings: Settings) -> dict[str, Any]:
+    """Every check `rag doctor` runs, with an overall verdict."""
+    from rag.kb import KnowledgeBase
+
+    with OllamaClient(settings) as client:
+        checks = check_ollama(settings, client)
+    try:
+        with KnowledgeBase(settings, role="doctor") as kb:
+            where = settings.chroma_url or str(settings.store_path)
+            names = sorted(set(kb.catalog.collections()) | set(kb.store.names()))
+            docs = sum(kb.catalog.counts(n)[0] for n in names)
+            checks["store"] = {
+                "ok": True,
+                "detail": f"Chroma at {where}: {len(names)} collections, {docs} documents",
+            }
+    except RagError as exc:
+        checks["store"] = {"ok": False, "detail": str(exc)}
+    return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}

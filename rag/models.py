@@ -1,0 +1,117 @@
+"""Plain data types shared by the ingest and query sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Section:
+    """A run of text from one place in a document: a PDF page, or a Markdown heading's body."""
+
+    text: str
+    page: int | None = None  # 1-based physical page number (PDF only)
+    page_label: str | None = None  # printed page label, e.g. "iv" or "12" (PDF only)
+    heading: tuple[str, ...] = ()  # heading path, outermost first (Markdown/HTML)
+
+
+@dataclass
+class Document:
+    """A loaded file: its text in sections, plus what could not be read."""
+
+    source: str  # the path as the user knows it (absolute, normalised)
+    kind: str  # "pdf" | "md" | "txt" | "html"
+    sha256: str  # of the exact bytes that were parsed
+    sections: list[Section]
+    pages: int | None = None  # page count for PDFs
+    title: str | None = None
+    warnings: list[str] = field(default_factory=list)  # e.g. "page 3: no extractable text ..."
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document small enough to embed, with where it came from."""
+
+    id: str  # derived from the document hash and the chunk's position
+    doc_id: str
+    source: str
+    index: int  # position within the document, 0-based
+    text: str
+    tokens: int  # estimated embedding tokens (without the task prefix)
+    page: int | None = None
+    page_label: str | None = None
+    heading: str = ""  # heading path joined with " > "
+
+    def metadata(self) -> dict[str, Any]:
+        """Chroma-safe metadata (no None values)."""
+        meta: dict[str, Any] = {
+            "doc_id": self.doc_id,
+            "source": self.source,
+            "index": self.index,
+            "heading": self.heading,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+        if self.page_label is not None:
+            meta["page_label"] = self.page_label
+        return meta
+
+
+@dataclass
+class Hit:
+    """A retrieved chunk with its score (higher is better)."""
+
+    chunk_id: str
+    source: str
+    text: str
+    score: float
+    page: int | None = None
+    page_label: str | None = None
+    heading: str = ""
+    doc_id: str = ""
+    explain: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        out: dict[str, Any] = {
+            "chunk_id": self.chunk_id,
+            "source": self.source,
+            "page": self.page,
+            "page_label": self.page_label,
+            "heading": self.heading,
+            "score": round(self.score, 6),
+            "text": self.text,
+        }
+        if self.explain is not None:
+            out["explain"] = self.explain
+        return out
+
+
+@dataclass
+class DocumentRecord:
+    """What the catalog knows about an ingested document."""
+
+    doc_id: str
+    source: str
+    sha256: str
+    kind: str
+    chunks: int
+    pages: int | None
+    ingested_at: str  # ISO 8601 UTC
+    size: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.doc_id,
+            "source": self.source,
+            "sha256": self.sha256,
+            "kind": self.kind,
+            "chunks": self.chunks,
+            "pages": self.pages,
+            "size": self.size,
+            "ingested_at": self.ingested_at,
+            "warnings": self.warnings,
+        }

@@ -1,0 +1,340 @@
+"""Our Ollama client over httpx: embed, chat, tags, show; retries, timeouts and error mapping.
+
+This is the one module that imports httpx for Ollama; every httpx exception is translated here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from rag.config import Settings
+from rag.errors import (
+    InputTooLong,
+    ModelNotPulled,
+    OllamaError,
+    OllamaUnavailable,
+    RagError,
+)
+
+log = logging.getLogger(__name__)
+
+# (document prefix, query prefix) by model family; Ollama does not add them, the model cards ask.
+TASK_PREFIXES: dict[str, tuple[str, str]] = {
+    "nomic-embed-text": ("search_document: ", "search_query: "),
+    "mxbai-embed-large": ("", "Represent this sentence for searching relevant passages: "),
+    "all-minilm": ("", ""),
+    "bge-m3": ("", ""),
+}
+RETRY_STATUSES = {500, 502, 503, 504}
+TOO_LONG_MARKERS = ("exceeds the context length", "exceeds maximum context length")
+
+
+def base_name(model: str) -> str:
+    """`library/nomic-embed-text:latest` → `nomic-embed-text`."""
+    return model.rsplit("/", 1)[-1].split(":", 1)[0].lower()
+
+
+def full_name(model: str) -> str:
+    """Name with an explicit tag, lower-cased, for comparing with /api/tags."""
+    name = model.lower()
+    return name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What /api/show tells us about a model."""
+
+    name: str
+    context_length: int | None
+    embedding_length: int | None
+    capabilities: tuple[str, ...]
+
+
+class OllamaClient:
+    """A synchronous Ollama HTTP client; safe to share between threads."""
+
+    def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
+        self.settings = settings
+        self.host = settings.ollama_host
+        timeout = httpx.Timeout(settings.ollama_timeout, connect=settings.ollama_connect_timeout)
+        self._http = httpx.Client(base_url=self.host, timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        """Release connections."""
+        self._http.close()
+
+    def __enter__(self) -> OllamaClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- discovery -------------------------------------------------------------------------
+
+    def version(self) -> str:
+        """Ollama's version string; raises OllamaUnavailable when nobody answers."""
+        return str(self._call("GET", "/api/version", retries=0).get("version", ""))
+
+    def tags(self) -> list[str]:
+        """Names of the pulled models, as `name:tag`."""
+        data = self._call("GET", "/api/tags", retries=0)
+        return [str(m.get("name") or m.get("model")) for m in data.get("models") or []]
+
+    def show(self, model: str) -> ModelInfo:
+        """Context length, embedding size and capabilities of a pulled model."""
+        data = self._call("POST", "/api/show", {"model": model}, model=model, retries=1)
+        info = data.get("model_info") or {}
+        arch = info.get("general.architecture", "")
+        ctx = info.get(f"{arch}.context_length")
+        num_ctx = _parameter(data.get("parameters") or "", "num_ctx")
+        if ctx and num_ctx:
+            ctx = min(int(ctx), num_ctx)
+        dim = info.get(f"{arch}.embedding_length")
+        return ModelInfo(
+            name=model,
+            context_length=int(ctx or num_ctx or 0) or None,
+            embedding_length=int(dim) if dim else None,
+            capabilities=tuple(data.get("capabilities") or ()),
+        )
+
+    def require_model(self, model: str) -> ModelInfo:
+        """Fail with a clear message unless the model is pulled; return its info."""
+        pulled = {full_name(name) for name in self.tags()}
+        if full_name(model) not in pulled:
+            raise ModelNotPulled(f"model '{model}' is not pulled: run `ollama pull {model}`")
+        return self.show(model)
+
+    # -- embeddings ------------------------------------------------------------------------
+
+    def prefixes(self) -> tuple[str, str]:
+        """(document prefix, query prefix) for the embedding model, settings first."""
+        doc, query = TASK_PREFIXES.get(base_name(self.settings.embed_model), ("", ""))
+        if self.settings.embed_doc_prefix is not None:
+            doc = self.settings.embed_doc_prefix
+        if self.settings.embed_query_prefix is not None:
+            query = self.settings.embed_query_prefix
+        return doc, query
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Embed texts exactly as given, in one request (no truncation: too long is an error)."""
+        model = self.settings.embed_model
+        body = {
+            "model": model,
+            "input": texts,
+            "truncate": False,
+            "keep_alive": self.settings.keep_alive,
+        }
+        data = self._call("POST", "/api/embed", body, model=model)
+        vectors = data.get("embeddings")
+        if not isinstance(vectors, list) or len(vectors) != len(texts):
+            got = len(vectors) if isinstance(vectors, list) else "no"
+            raise OllamaError(f"Ollama returned {got} embeddings for {len(texts)} inputs")
+        return vectors
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed chunks for indexing, with the model's document prefix."""
+        prefix = self.prefixes()[0]
+        return self.embed([prefix + t for t in texts])
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed a search query, with the model's query prefix."""
+        return self.embed([self.prefixes()[1] + text])[0]
+
+    def preload(self, model: str, kind: str) -> None:
+        """Load a model now (the contract's empty request) so the first real call is warm."""
+        if kind == "embed":
+            self._call("POST", "/api/embed", {"model": model, "input": [], **self._keep()}, model)
+        else:
+            body = {"model": model, "messages": [], **self._keep()}
+            self._call("POST", "/api/chat", body, model)
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def chat(self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None) -> dict:
+        """One non-streaming chat completion; returns Ollama's response object."""
+        body = self._chat_body(messages, options, stream=False)
+        return self._call("POST", "/api/chat", body, model=self.settings.chat_model)
+
+    def chat_stream(
+        self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
+    ) -> Iterator[dict]:
+        """Stream chat chunks as Ollama sends them; the last one has `done: true`."""
+        body = self._chat_body(messages, options, stream=True)
+        response = self._open_stream(body)
+        try:
+            yield from _ndjson(response)
+        except httpx.HTTPError as exc:
+            # Never retry once tokens went out: the caller would see them twice.
+            raise (_translate(exc, self.host) or OllamaError(str(exc))) from exc
+        finally:
+            response.close()
+
+    def _open_stream(self, body: dict) -> httpx.Response:
+        """Send a streaming request, retrying until the headers arrive."""
+        request = self._http.build_request("POST", "/api/chat", json=body)
+        for attempt in self._attempts(self.settings.ollama_retries):
+            with attempt:
+                response = self._http.send(request, stream=True)
+                if response.status_code >= 400:
+                    response.read()
+                    response.close()
+                    self._raise_for(response, self.settings.chat_model)
+                return response
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _chat_body(self, messages: list[dict], options: dict | None, stream: bool) -> dict:
+        body: dict[str, Any] = {
+            "model": self.settings.chat_model,
+            "messages": messages,
+            "stream": stream,
+            **self._keep(),
+        }
+        if options:
+            body["options"] = options
+        return body
+
+    def _keep(self) -> dict[str, str]:
+        return {"keep_alive": self.settings.keep_alive}
+
+    # -- transport -------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        model: str | None = None,
+        retries: int | None = None,
+    ) -> dict:
+        """Send one request with retries on transient faults; return the JSON body."""
+        budget = self.settings.ollama_retries if retries is None else retries
+        for attempt in self._attempts(budget):
+            with attempt:
+                response = self._http.request(method, path, json=body)
+                if response.status_code >= 400:
+                    self._raise_for(response, model)
+                return _json(response)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempts(self, retries: int) -> Iterator[_Attempt]:
+        for number in range(retries + 1):
+            attempt = _Attempt(self.host, last=number == retries)
+            yield attempt
+            if attempt.ok:
+                return
+            time.sleep(min(8.0, 0.5 * 2**number) * (0.75 + random.random() / 2))
+
+    def _raise_for(self, response: httpx.Response, model: str | None) -> None:
+        status = response.status_code
+        message = _error_text(response)
+        if status == 404 and model and "not found" in message:
+            raise ModelNotPulled(f"model '{model}' is not pulled: run `ollama pull {model}`")
+        if status == 400 and any(m in message for m in TOO_LONG_MARKERS):
+            raise InputTooLong(f"Ollama: {message}", status)
+        if status in RETRY_STATUSES:
+            raise _Transient(f"Ollama answered {status}: {message}", status)
+        raise OllamaError(f"Ollama answered {status}: {message}", status)
+
+
+class _Transient(OllamaError):
+    """A fault worth retrying (5xx)."""
+
+
+class _Attempt:
+    """Context manager for one try: swallows transient faults unless it is the last try."""
+
+    def __init__(self, host: str, last: bool) -> None:
+        self.host = host
+        self.last = last
+        self.ok = False
+
+    def __enter__(self) -> _Attempt:
+        return self
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            self.ok = True
+            return False
+        error = _translate(exc, self.host)
+        if error is None:
+            return False  # not ours: let it propagate unchanged
+        transient = isinstance(error, _Transient | OllamaUnavailable)
+        if transient and not self.last:
+            log.warning("Ollama call failed, retrying: %s", error)
+            return True
+        if isinstance(error, _Transient):
+            status = error.upstream_status
+            cls = OllamaUnavailable if status == 503 else OllamaError
+            raise cls(f"{error} (after retries)") from exc
+        if error is exc:
+            return False
+        raise error from exc
+
+
+def _translate(exc: BaseException, host: str) -> RagError | None:
+    if isinstance(exc, RagError):
+        return exc
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return OllamaUnavailable(f"cannot reach Ollama at {host}: is `ollama serve` running?")
+    if isinstance(exc, httpx.TimeoutException):
+        return OllamaUnavailable(
+            f"Ollama at {host} did not answer in time (a model may still be loading); "
+            "raise RAG_OLLAMA_TIMEOUT if this persists"
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return OllamaUnavailable(f"Ollama at {host} dropped the connection (did it crash?)")
+    if isinstance(exc, httpx.HTTPError):
+        return OllamaUnavailable(f"HTTP error talking to Ollama at {host}: {exc}")
+    return None
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        data = response.json()
+    except ValueError:
+        raise OllamaError(f"Ollama sent a non-JSON answer: {response.text[:200]!r}") from None
+    if not isinstance(data, dict):
+        raise OllamaError("Ollama sent an unexpected JSON answer")
+    return data
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+        if isinstance(data, dict) and isinstance(data.get("error"), str):
+            return data["error"]
+    except ValueError:
+        pass
+    return response.text.strip()[:300] or response.reason_phrase
+
+
+def _ndjson(response: httpx.Response) -> Iterator[dict]:
+    for line in response.iter_lines():
+        if not line.strip():
+            continue
+        try:
+            chunk = json.loads(line)
+        except ValueError:
+            raise OllamaError(f"Ollama sent a malformed stream line: {line[:200]!r}") from None
+        if "error" in chunk:
+            raise OllamaError(f"Ollama failed mid-answer: {chunk['error']}")
+        yield chunk
+
+
+def _parameter(text: str, key: str) -> int | None:
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == key:
+            try:
+                return int(parts[1])
+            except ValueError:
+                return None
+    return None

@@ -1,0 +1,143 @@
+"""Our Ollama client against the double: prefixes, batching, retries, and the messages users see."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from rag.errors import InputTooLong, ModelNotPulled, OllamaError, OllamaUnavailable
+from rag.ollama import OllamaClient
+from tests.conftest import _free_port, make_settings
+
+
+@pytest.fixture()
+def client(ollama, tmp_path):
+    with OllamaClient(make_settings(ollama.url, tmp_path)) as c:
+        yield c
+
+
+def test_documents_and_queries_get_nomic_task_prefixes(client, ollama):
+    client.embed_documents(["Leave is 18 days."])
+    client.embed_query("how much leave?")
+    inputs = ollama.stats()["recent_inputs"]
+    assert inputs[-2:] == ["search_document: Leave is 18 days.", "search_query: how much leave?"]
+
+
+@pytest.mark.parametrize(
+    ("model", "doc_prefix", "query_prefix"),
+    [
+        ("mxbai-embed-large", "", "Represent this sentence for searching relevant passages: "),
+        ("all-minilm:latest", "", ""),
+        ("nomic-embed-text:latest", "search_document: ", "search_query: "),
+        ("some-new-embedder", "", ""),
+    ],
+)
+def test_prefix_conventions_by_model(tmp_path, model, doc_prefix, query_prefix):
+    settings = make_settings("http://127.0.0.1:1", tmp_path, embed_model=model)
+    assert OllamaClient(settings).prefixes() == (doc_prefix, query_prefix)
+
+
+def test_prefixes_can_be_overridden(tmp_path):
+    settings = make_settings(
+        "http://127.0.0.1:1", tmp_path, embed_doc_prefix="passage: ", embed_query_prefix="query: "
+    )
+    assert OllamaClient(settings).prefixes() == ("passage: ", "query: ")
+
+
+def test_batch_returns_unit_vectors_in_input_order(client):
+    texts = ["alpha beta", "gamma delta", "alpha beta"]
+    vectors = client.embed(texts)
+    assert len(vectors) == 3 and len(vectors[0]) == 768
+    assert vectors[0] == vectors[2] != vectors[1]
+    assert math.isclose(sum(x * x for x in vectors[1]), 1.0, rel_tol=1e-5)
+
+
+def test_unreachable_ollama_says_so_plainly(tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}"
+    with OllamaClient(make_settings(url, tmp_path)) as c, pytest.raises(OllamaUnavailable) as err:
+        c.version()
+    assert str(err.value) == f"cannot reach Ollama at {url}: is `ollama serve` running?"
+
+
+def test_model_not_pulled_names_the_pull_command(ollama, tmp_path):
+    ollama.configure(models=["llama3.2"])
+    with OllamaClient(make_settings(ollama.url, tmp_path)) as c:
+        with pytest.raises(ModelNotPulled) as err:
+            c.require_model("nomic-embed-text")
+        assert str(err.value) == (
+            "model 'nomic-embed-text' is not pulled: run `ollama pull nomic-embed-text`"
+        )
+        with pytest.raises(ModelNotPulled):  # and the same from the embed call itself
+            c.embed(["x"])
+
+
+def test_show_reports_the_embedding_context(client):
+    info = client.require_model("nomic-embed-text")
+    assert (info.context_length, info.embedding_length) == (2048, 768)
+    assert "embedding" in info.capabilities
+
+
+def test_transient_503_is_retried(client, ollama):
+    ollama.configure(faults=[{"path": "/api/embed", "status": 503, "count": 2}])
+    assert len(client.embed(["retry me"])) == 1
+    assert ollama.stats()["requests"]["/api/embed"] == 3
+
+
+def test_dropped_connection_is_retried(client, ollama):
+    ollama.configure(faults=[{"path": "/api/embed", "drop": True, "count": 1}])
+    assert len(client.embed(["dropped once"])) == 1
+    assert ollama.stats()["requests"]["/api/embed"] == 2
+
+
+def test_persistent_failure_gives_up_with_the_reason(client, ollama):
+    ollama.configure(faults=[{"path": "/api/embed", "status": 503, "count": 10}])
+    with pytest.raises(OllamaUnavailable) as err:
+        client.embed(["x"])
+    assert "server busy, please try again.  maximum pending requests exceeded" in str(err.value)
+    assert ollama.stats()["requests"]["/api/embed"] == 3  # 1 try + 2 retries in tests
+
+
+def test_client_errors_are_not_retried(client, ollama):
+    ollama.configure(embed_ctx=10)
+    with pytest.raises(InputTooLong, match="the input length exceeds the context length"):
+        client.embed(["a sentence that is certainly longer than ten tokens " * 3])
+    assert ollama.stats()["requests"]["/api/embed"] == 1
+
+
+def test_a_cold_model_load_is_waited_for(client, ollama):
+    ollama.configure(cold_load_s=1.5)
+    assert len(client.embed(["first call loads the model"])) == 1
+
+
+def test_chat_streams_chunks_then_done(client):
+    messages = [
+        {
+            "role": "user",
+            "content": "[1] Cats sleep sixteen hours a day.\n\n"
+            "Question: how many hours do cats sleep?",
+        }
+    ]
+    chunks = list(client.chat_stream(messages))
+    assert len(chunks) > 2 and chunks[-1]["done"] is True
+    text = "".join(c["message"]["content"] for c in chunks)
+    assert "sixteen hours" in text and "[1]" in text
+
+
+def test_error_in_the_middle_of_a_stream_is_raised(client, ollama):
+    ollama.configure(
+        faults=[
+            {
+                "path": "/api/chat",
+                "midstream_error": "runner crashed",
+                "count": 1,
+                "after_chunks": 2,
+            }
+        ]
+    )
+    messages = [{"role": "user", "content": "[1] Dogs bark loudly at night.\n\nQuestion: dogs?"}]
+    received = []
+    with pytest.raises(OllamaError, match="Ollama failed mid-answer: runner crashed"):
+        for chunk in client.chat_stream(messages):
+            received.append(chunk)
+    assert len(received) == 2
