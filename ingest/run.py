@@ -32,8 +32,8 @@ def ingest_paths(
         report.fail(str(path), f"unsupported file type '{path.suffix}' (supported: {kinds})")
     pipeline = Pipeline(kb, collection, report, on_progress)
     items, unreadable = file_items(found.files)
-    for path, error in unreadable:
-        report.fail(path, error)
+    for source, error in unreadable:
+        report.fail(source, error)
     pipeline.run(items)
     if prune and report.aborted is None:
         present = {str(p) for p in found.files}

@@ -115,3 +115,59 @@ class DocumentRecord:
             "ingested_at": self.ingested_at,
             "warnings": self.warnings,
         }
+
+
+@dataclass
+class Citation:
+    """A checked `[n]` in an answer, pointing at a retrieved chunk."""
+
+    n: int
+    source: str
+    page: int | None
+    heading: str
+    chunk_id: str
+    snippet: str
+    score: float
+    page_label: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "n": self.n,
+            "source": self.source,
+            "page": self.page,
+            "page_label": self.page_label,
+            "heading": self.heading,
+            "chunk_id": self.chunk_id,
+            "snippet": self.snippet,
+            "score": round(self.score, 6),
+        }
+
+
+@dataclass
+class Answer:
+    """A grounded answer, or a structured refusal (answerable False with a reason)."""
+
+    answer: str
+    answerable: bool
+    reason: str | None = None  # "no_documents" | "nothing_relevant" | "model_declined"
+    citations: list[Citation] = field(default_factory=list)
+    dropped_citations: list[int] = field(default_factory=list)  # [n] that matched no source
+    candidates: list[Hit] = field(default_factory=list)  # nearest chunks, shown on refusal
+    query: str = ""  # the standalone query used for retrieval
+    timings: dict[str, float] = field(default_factory=dict)  # milliseconds
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the body of POST /ask)."""
+        out: dict[str, Any] = {
+            "answer": self.answer,
+            "answerable": self.answerable,
+            "citations": [c.to_dict() for c in self.citations],
+            "dropped_citations": self.dropped_citations,
+            "query": self.query,
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+        if not self.answerable:
+            out["reason"] = self.reason
+            out["candidates"] = [h.to_dict() for h in self.candidates]
+        return out

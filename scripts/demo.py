@@ -1,4 +1,4 @@
-"""`make demo`: ingest data/ and search it, against Ollama or, when none answers, the test double."""
+"""`make demo`: ingest data/ and search it, with Ollama or (when none answers) the test double."""
 
 from __future__ import annotations
 
