@@ -40,6 +40,7 @@ _BOMS = (
 _CHAOS_TOLERANCE = 0.1
 _VIETNAMESE = frozenset([chr(code) for code in range(0x1EA0, 0x1EFA)] + list("ăđơưĂĐƠƯ"))
 _MAX_ACCENTED_PERCENT = 30
+_MOSTLY_UTF8 = 20  # valid non-ASCII characters per undecodable byte
 _CONTROL_BYTES = frozenset([*range(0, 9), *range(14, 27), *range(28, 32), 127])
 
 
@@ -70,10 +71,12 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
         raise UnsupportedFile("binary file, not text")
     if declared:
         return data.decode(declared, errors="replace")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return _guess_decode(data)
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    # A few stray bytes in otherwise valid UTF-8 (pasted cp1252 text) are not a different charset.
+    if not bad or bad * (_MOSTLY_UTF8 + 1) <= len(text) - len(text.encode("ascii", "ignore")):
+        return text
+    return _guess_decode(data)
 
 
 def looks_binary(data: bytes) -> bool:
@@ -242,6 +245,11 @@ class HtmlText(HTMLParser):
             self._in_title = True
         elif not self._skip:
             self._open(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # "<br/>" is one line break, and a self-closed "<svg/>" or "<title/>" hides nothing.
+        if tag not in _SKIPPED and tag != "title":
+            self.handle_starttag(tag, attrs)
 
     def _open(self, tag: str) -> None:
         if tag in _LEVELS:

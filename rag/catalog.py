@@ -7,6 +7,7 @@ in this order so that a crash at any point leaves the old or the new version, ne
 3. `commit(...)`: one transaction replaces the document's rows and moves the old ids to pending;
 4. the old ids are deleted from Chroma and `release(ids)` drops them from the journal.
 `orphans()` lists pending ids that no committed document owns: the next run deletes them.
+The keyword index (`rag.lexical`, FTS5) follows `chunks` through triggers, in the same transaction.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rag import lexical
 from rag.models import Chunk, DocumentRecord
 
 SCHEMA = """
@@ -55,6 +57,7 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
+        lexical.install(self._db)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -140,6 +143,28 @@ class Catalog:
                 ).fetchall()
                 out.update((row[0], _hit_row(row)) for row in rows)
         return out
+
+    def keyword_search(
+        self, collection: str, expression: str, limit: int, doc_ids: Iterable[str] | None = None
+    ) -> list[tuple[dict, float]]:
+        """Chunks matching an FTS5 expression, best first, with -bm25 as a positive score."""
+        with self._lock:
+            rows = lexical.search(self._db, collection, expression, limit, doc_ids)
+        return [(_hit_row(row[:8]), -float(row[8])) for row in rows]
+
+    def filter_documents(
+        self, collection: str, kinds: Sequence[str] = (), since: str | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(doc_id, source, chunks) of documents of these kinds, ingested at or after `since`."""
+        sql, params = "SELECT doc_id, source, chunks FROM documents WHERE collection=?", [collection]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        if since is not None:  # ingested_at and since are both ISO 8601 UTC with a Z: text order
+            sql += " AND ingested_at >= ?"
+            params.append(since)
+        with self._lock:
+            return [(row[0], row[1], int(row[2])) for row in self._db.execute(sql, params)]
 
     def orphans(self, collection: str) -> list[str]:
         """Journalled ids that no committed document owns: leftovers of an interrupted run."""

@@ -1,0 +1,156 @@
+"""The keyword index: SQLite FTS5 over the catalog's chunks, its tokenizer and query building.
+
+The index is an external-content FTS5 table over `chunks` (text + heading). Triggers on
+`chunks` keep it in sync, so every catalog write (ingest, update, delete, prune, drop) changes
+it in the same transaction and nothing ever rebuilds it per query. BM25 statistics are shared
+by all collections of a catalog; the collection is a filter on the join, not a separate index.
+
+Matching is Unicode-aware: text and query are NFC, case-folded, and FTS5's `unicode61
+remove_diacritics 2` folds accents, so "nghi phep nam" finds "nghỉ phép năm" and "eleve"
+finds "élève". unicode61 does not fold "đ" or "ß", so queries also try "đ…" for a word that
+starts with "d" (Vietnamese đ only ever starts a syllable) and "ß" for "ss".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable
+
+FTS_TABLE = "chunks_fts"
+TOKENIZE = "unicode61 remove_diacritics 2"
+_CREATE = (
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(text, heading, "
+    f"content='chunks', content_rowid='rowid', tokenize='{TOKENIZE}')"
+)
+_TRIGGERS = {
+    "chunks_fts_insert": f"""CREATE TRIGGER IF NOT EXISTS chunks_fts_insert AFTER INSERT ON chunks
+        BEGIN INSERT INTO {FTS_TABLE} (rowid, text, heading)
+        VALUES (new.rowid, new.text, new.heading); END""",
+    "chunks_fts_delete": f"""CREATE TRIGGER IF NOT EXISTS chunks_fts_delete AFTER DELETE ON chunks
+        BEGIN INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text, heading)
+        VALUES ('delete', old.rowid, old.text, old.heading); END""",
+    # Nothing updates chunk rows today; this keeps the index right if something ever does.
+    "chunks_fts_update": f"""CREATE TRIGGER IF NOT EXISTS chunks_fts_update AFTER UPDATE ON chunks
+        BEGIN INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rowid, text, heading)
+        VALUES ('delete', old.rowid, old.text, old.heading);
+        INSERT INTO {FTS_TABLE} (rowid, text, heading)
+        VALUES (new.rowid, new.text, new.heading); END""",
+}
+# Same columns, same order as Catalog.chunks_by_ids, plus the bm25 value last.
+_SEARCH = (
+    "SELECT c.chunk_id, c.doc_id, c.idx, c.source, c.text, c.heading, c.page, c.page_label, "
+    f"bm25({FTS_TABLE}) FROM {FTS_TABLE} JOIN chunks c ON c.rowid = {FTS_TABLE}.rowid "
+    f"WHERE {FTS_TABLE} MATCH ? AND c.collection = ?"
+)
+
+# \w without "_": unicode61 splits on underscores, so the two sides tokenize alike.
+WORD_RE = re.compile(r"[^\W_]+")
+STOP_WORDS = frozenset(
+    unicodedata.normalize(
+        "NFC",
+        """
+    a about after all also am an and any are as at be been but by can could did do does for from
+    had has have how i if in into is it its me my no not of on or our so than that the their them
+    then there these they this those to was we were what when where which who whom why will with
+    would you your
+    au aux avec ce ces combien comment dans de des du elle en est et il ils je la le les leur mais
+    ne nous ou où par pas pour quand que quel quelle quels quelles qui se sont sur un
+    une vous
+    am an auf aus bei das dem den der des die ein eine einem einen einer eines es für ich im
+    ist mit nicht oder sie sind und von was welche welcher welches wer wie wo zu
+    bao các có cho chúng của cũng đã đây để đó được gì hay hoặc khi không là mà này nào
+    nhiêu những nếu ở ra rất sẽ tại thì trong và về với
+    """,
+    ).split()
+)
+
+
+def install(db: sqlite3.Connection) -> bool:
+    """Create the index and its triggers if missing, indexing existing chunks; True if built."""
+    if _complete(db):
+        return False
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        built = not _complete(db)  # another process may have built it while we waited
+        if built:
+            db.execute(_CREATE)
+            for sql in _TRIGGERS.values():
+                db.execute(sql)
+            # A catalog from before the index, or one whose triggers were lost: index it all.
+            db.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('rebuild')")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+    return built
+
+
+def _complete(db: sqlite3.Connection) -> bool:
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master")}
+    return FTS_TABLE in names and set(_TRIGGERS) <= names
+
+
+def search(
+    db: sqlite3.Connection,
+    collection: str,
+    expression: str,
+    limit: int,
+    doc_ids: Iterable[str] | None = None,
+) -> list[tuple]:
+    """Rows matching an FTS5 expression, best first; the last column is bm25 (lower is better)."""
+    sql, params = _SEARCH, [expression, collection]
+    if doc_ids is not None:
+        # json_each takes any number of ids as one parameter (no 32766-variable limit).
+        sql += " AND c.doc_id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(doc_ids)))
+    sql += f" ORDER BY bm25({FTS_TABLE}) LIMIT ?"
+    return db.execute(sql, (*params, limit)).fetchall()
+
+
+def words(text: str) -> list[str]:
+    """NFC, case-folded words of text (letters and digits; underscores split)."""
+    return WORD_RE.findall(unicodedata.normalize("NFC", text).casefold())
+
+
+def fold(word: str) -> str:
+    """A word without diacritics ("đ" becomes "d"), for comparing as unicode61 does."""
+    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d"))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def query_terms(query: str) -> list[str]:
+    """The distinct content words of a query, in order (all words if they are all stop words)."""
+    seen = list(dict.fromkeys(words(query)))
+    content = [w for w in seen if w not in STOP_WORDS]
+    return content or seen
+
+
+def match_expression(terms: list[str]) -> str | None:
+    """An FTS5 query ORing the terms, each quoted so user input is never FTS syntax."""
+    if not terms:
+        return None
+    return " OR ".join(_quote(v) for term in terms for v in _variants(term))
+
+
+def _variants(term: str) -> list[str]:
+    out = [term]
+    if term.startswith("d"):
+        out.append("đ" + term[1:])
+    if "ss" in term:
+        out.append(term.replace("ss", "ß"))
+    return out
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def matched_share(terms: list[str], text: str) -> float:
+    """The share of the query terms that occur in text, ignoring case and diacritics."""
+    if not terms:
+        return 0.0
+    present = {fold(w) for w in words(text)}
+    return sum(fold(t) in present for t in terms) / len(terms)

@@ -1,0 +1,135 @@
+"""The `rag` command as a user runs it: output, --json, exit codes and `Error: …` messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from rag.cli import main
+from tests.conftest import REPO, _free_port
+
+
+@pytest.fixture()
+def env(monkeypatch, tmp_path, ollama):
+    """Environment for the CLI: the double, a private data dir, cwd in tmp."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("CHROMA_URL", "CHROMA_HOST", "RAG_COLLECTION", "RAG_CHROMA_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", ollama.url)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("RAG_OLLAMA_RETRIES", "1")
+    docs = tmp_path / "docs"
+    shutil.copytree(REPO / "data", docs, ignore=shutil.ignore_patterns("chroma*"))
+    return docs
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_help_explains_the_commands(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    for command in ("ingest", "search", "list", "delete", "collections", "doctor"):
+        assert command in out
+    with pytest.raises(SystemExit):
+        main(["ingest", "--help"])
+    out = capsys.readouterr().out
+    assert "--prune" in out and "--json" in out and "--collection" in out
+
+
+def test_ingest_json_summary_then_unchanged(env, capsys):
+    code, out, _ = run(capsys, "ingest", str(env), "--json")
+    summary = json.loads(out)
+    assert code == 0
+    assert set(summary) >= {"added", "updated", "unchanged", "removed", "failed", "chunks"}
+    assert len(summary["added"]) == 5 and summary["failed"] == [] and summary["chunks"] > 5
+
+    code, out, _ = run(capsys, "ingest", str(env), "--json")
+    assert code == 0 and len(json.loads(out)["unchanged"]) == 5
+
+
+def test_human_summary_and_failures_exit_3(env, capsys):
+    (env / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<")
+    code, out, _ = run(capsys, "ingest", str(env), "--no-progress")
+    assert code == 3
+    assert "5 added, 0 updated, 0 unchanged, 0 removed, 1 failed" in out
+    assert "failed:  docs/broken.pdf: " in out
+
+
+def test_search_list_delete(env, capsys):
+    run(capsys, "ingest", str(env), "--json")
+    code, out, _ = run(capsys, "search", "annual leave days", "--top-k", "2", "--json")
+    result = json.loads(out)
+    assert code == 0 and len(result["hits"]) == 2
+    assert result["hits"][0]["source"] == str(env / "handbook.md")
+
+    code, out, _ = run(capsys, "search", "error E7")
+    assert code == 0 and "1. [" in out and "docs/r2-user-manual.pdf p. 3" in out
+
+    code, out, _ = run(capsys, "list", "--json")
+    sources = [d["source"] for d in json.loads(out)["documents"]]
+    assert sources == sorted(str(p) for p in env.iterdir())
+
+    code, out, _ = run(capsys, "delete", "docs/handbook.md")
+    assert code == 0 and out.startswith("Deleted docs/handbook.md (")
+    code, out, err = run(capsys, "delete", "docs/handbook.md")
+    assert code == 1
+    assert err.startswith("Error: no document 'docs/handbook.md' in collection 'default'")
+
+
+def test_collections_are_separate_from_the_cli(env, capsys):
+    run(capsys, "ingest", str(env / "handbook.md"), "--collection", "hr", "--json")
+    code, out, _ = run(capsys, "list", "--collection", "hr", "--json")
+    assert [d["source"] for d in json.loads(out)["documents"]] == [str(env / "handbook.md")]
+    code, out, _ = run(capsys, "list", "--json")
+    assert json.loads(out)["documents"] == []
+    code, out, _ = run(capsys, "collections", "--json")
+    assert json.loads(out)["collections"] == [{"name": "hr", "documents": 1, "chunks": 6}]
+
+
+def test_unreachable_ollama_is_an_error_with_exit_1(env, capsys, monkeypatch):
+    url = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("OLLAMA_HOST", url)
+    code, _, err = run(capsys, "ingest", str(env))
+    assert code == 1
+    assert err == f"Error: cannot reach Ollama at {url}: is `ollama serve` running?\n"
+
+
+def test_bad_setting_is_an_error_with_exit_1(env, capsys, monkeypatch):
+    monkeypatch.setenv("RAG_EMBED_BATCH", "many")
+    code, _, err = run(capsys, "list")
+    assert code == 1
+    assert err == "Error: invalid RAG_EMBED_BATCH='many': must be a positive integer\n"
+
+
+def test_bad_collection_name(env, capsys):
+    code, _, err = run(capsys, "list", "--collection", "../etc")
+    assert code == 1 and err.startswith("Error: invalid collection name '../etc'")
+
+
+def test_doctor_reports_each_dependency(env, capsys, ollama):
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    assert "[ok  ] ollama: Ollama 0.33.0 at" in out
+    assert "[ok  ] embed_model: nomic-embed-text is pulled, context 2048" in out
+    ollama.configure(models=["nomic-embed-text"])
+    code, out, _ = run(capsys, "doctor")
+    assert code == 1
+    assert "[FAIL] chat_model: model 'llama3.2' is not pulled: run `ollama pull llama3.2`" in out
+
+
+def test_drop_needs_confirmation_off_a_terminal(env, capsys):
+    run(capsys, "ingest", str(env / "handbook.md"), "--json")
+    code, _, err = run(capsys, "drop", "default")
+    assert code == 1 and "refusing to drop without --yes" in err
+    code, out, _ = run(capsys, "drop", "default", "--yes")
+    assert code == 0 and out == "Collection 'default' deleted.\n"
+    code, out, _ = run(capsys, "list", "--json")
+    assert json.loads(out)["documents"] == []

@@ -1,0 +1,168 @@
+"""Crash safety (kill -9 at any moment, then re-run) and the one-owner lock of an embedded store."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ingest.run import ingest_paths
+from rag.errors import StoreLocked
+from rag.kb import KnowledgeBase
+from tests.conftest import REPO, make_settings
+
+
+def write_corpus(folder: Path, files: int = 60) -> None:
+    folder.mkdir()
+    for n in range(files):
+        body = "\n\n".join(
+            f"Paragraph {p} of note {n}: the pump in hall {n} needs valve {p} checked weekly."
+            for p in range(6)
+        )
+        (folder / f"note{n:02d}.md").write_text(f"# Note {n}\n\n{body}\n", encoding="utf-8")
+
+
+def cli_env(ollama_url: str, data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_"))}
+    env.update(
+        OLLAMA_HOST=ollama_url,
+        RAG_DATA_DIR=str(data_dir),
+        RAG_EMBED_BATCH="8",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+def index_ids(settings) -> tuple[set[str], set[str]]:
+    with KnowledgeBase(settings) as kb:
+        kb.repair(settings.collection)
+        col = settings.collection
+        catalog = {
+            cid for r in kb.catalog.documents(col) for cid in kb.catalog.chunk_ids(col, r.doc_id)
+        }
+        return set(kb.store.ids(col)), catalog
+
+
+def test_killing_ingest_at_any_moment_then_rerunning_gives_the_clean_index(ollama, tmp_path):
+    docs = tmp_path / "docs"
+    write_corpus(docs)
+    clean = make_settings(ollama.url, tmp_path / "clean", embed_batch=8)
+    with KnowledgeBase(clean) as kb:
+        assert ingest_paths(kb, clean.collection, [str(docs)]).ok
+    clean_vectors, clean_chunks = index_ids(clean)
+    assert clean_vectors == clean_chunks
+
+    ollama.configure(embed_cost_s=0.01)
+    env = cli_env(ollama.url, tmp_path / "crashy")
+    command = [sys.executable, "-m", "rag.cli", "ingest", str(docs), "--json"]
+    partial = []
+    # Kill once the run has embedded k more inputs, plus a little: lands in every stage.
+    for k, extra in ((1, 0.0), (9, 0.03), (17, 0.07), (25, 0.0), (33, 0.11), (8, 0.05)):
+        start = ollama.stats()["embed_inputs"]
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while ollama.stats()["embed_inputs"] < start + k and proc.poll() is None:
+            time.sleep(0.005)
+        time.sleep(extra)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with KnowledgeBase(make_settings(ollama.url, tmp_path / "crashy")) as kb:
+            partial.append(kb.catalog.counts(kb.settings.collection)[0])
+        # Edit files between crashes so that updates are interrupted too.
+        for note in sorted(docs.iterdir())[k % 5 :: 5]:
+            note.write_text(note.read_text() + f"\nEdited after crash {k}.\n")
+    print("documents committed after each kill:", partial)
+    assert partial[0] < 60 and max(partial) > 0  # the kills did land mid-run
+    with KnowledgeBase(clean) as kb:
+        assert ingest_paths(kb, clean.collection, [str(docs)]).ok
+    clean_vectors, clean_chunks = index_ids(clean)
+
+    ollama.configure(embed_cost_s=0.0)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["failed"] == []
+    vectors, chunks = index_ids(make_settings(ollama.url, tmp_path / "crashy"))
+    assert chunks == clean_chunks
+    assert vectors == clean_vectors == chunks
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from rag.lock import StoreLock
+StoreLock(Path(sys.argv[1]), sys.argv[2], sys.argv[3] or None).acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def hold_lock(store: Path, role: str, url: str = "") -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(store), role, url],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_process_cannot_open_a_store_that_rag_serve_owns(ollama, tmp_path):
+    settings = make_settings(ollama.url, tmp_path / "data")
+    holder = hold_lock(settings.store_path, "serve", "http://127.0.0.1:8000")
+    try:
+        with pytest.raises(StoreLocked) as err:
+            KnowledgeBase(settings).open()
+        message = str(err.value)
+        assert f"is owned by `rag serve` (pid {holder.pid}) at http://127.0.0.1:8000" in message
+        assert "POST /documents" in message and "CHROMA_URL" in message
+
+        done = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", str(REPO / "data" / "handbook.md")],
+            env=cli_env(ollama.url, tmp_path / "data"),
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 1
+        assert done.stderr.startswith(f"Error: the store {settings.store_path.resolve()} is owned")
+    finally:
+        holder.kill()
+        holder.wait()
+    # The kernel dropped the lock with its owner: no stale lock after a crash.
+    with KnowledgeBase(settings) as kb:
+        assert kb.catalog.documents(settings.collection) == []
+
+
+def test_another_cli_command_holding_the_store_is_named(ollama, tmp_path):
+    settings = make_settings(ollama.url, tmp_path / "data")
+    holder = hold_lock(settings.store_path, "ingest")
+    try:
+        with pytest.raises(StoreLocked, match=r"in use by `rag ingest` \(pid \d+\); wait for it"):
+            KnowledgeBase(settings).open()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_with_a_chroma_server_several_processes_may_write(ollama, tmp_path, chroma_url):
+    settings = make_settings(
+        ollama.url,
+        tmp_path / "data",
+        chroma_url=chroma_url,
+        collection="shared" + os.urandom(4).hex(),
+    )
+    holder = hold_lock(settings.store_path, "serve")  # irrelevant in server mode
+    try:
+        with KnowledgeBase(settings) as first, KnowledgeBase(settings) as second:
+            ingest_paths(first, settings.collection, [str(REPO / "data" / "handbook.md")])
+            report = ingest_paths(second, settings.collection, [str(REPO / "data" / "faq.html")])
+            assert first.catalog.counts(settings.collection)[0] >= 1
+            assert report.failed and report.failed[0]["error"] == "no such file or directory"
+    finally:
+        holder.kill()
+        holder.wait()
