@@ -94,7 +94,7 @@ class Pipeline:
         self.kb.store.check_pin(self.collection, self.settings.embed_model, info.embedding_length)
         context = info.context_length or 512
         prefix = estimate_tokens(self.kb.ollama.prefixes()[0])
-        heading = estimate_tokens("x" * HEADING_CHARS)  # worst case for a heading line
+        heading = HEADING_CHARS  # worst case: one token per character of the heading line
         room = context - prefix - heading - 16  # 16: special tokens and estimate slack
         return max(32, min(self.settings.chunk_tokens, room))
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from ingest.discover import discover
 from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import Pipeline
 from ingest.report import IngestReport, Progress
-from ingest.sources import file_items
+from ingest.sources import Item, file_items
 from rag.kb import KnowledgeBase
 
 
@@ -60,3 +62,31 @@ def _prune_under(
         if gone and not os.path.exists(record.source):
             kb.delete_document(collection, record.doc_id)
             report.removed.append(record.source)
+
+
+def ingest_uploads(
+    kb: KnowledgeBase, collection: str, uploads: list[tuple[str, bytes]]
+) -> IngestReport:
+    """Ingest uploaded files (name, bytes); each is stored under the source `uploads/<name>`."""
+    report = IngestReport(collection)
+    items = []
+    for name, data in uploads:
+        source = upload_source(name)
+        if Path(source).suffix.lower() not in SUPPORTED_SUFFIXES:
+            kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+            report.fail(
+                source, f"unsupported file type '{Path(source).suffix}' (supported: {kinds})"
+            )
+            continue
+        items.append(Item(source, len(data), 0, functools.partial(bytes, data)))
+    Pipeline(kb, collection, report).run(items)
+    return report
+
+
+def upload_source(filename: str) -> str:
+    """A safe source name for an uploaded file: its base name only, under `uploads/`."""
+    base = unicodedata.normalize("NFC", filename.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    base = "".join(ch for ch in base if ch.isprintable()) or "unnamed"
+    if base in (".", ".."):
+        base = "unnamed"
+    return f"uploads/{base}"

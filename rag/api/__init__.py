@@ -1,0 +1,1 @@
+"""The HTTP API: a FastAPI app factory and one router per resource."""

@@ -1,0 +1,93 @@
+"""The FastAPI application factory: `create_app()`; `rag serve` runs it with uvicorn."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from rag import __version__
+from rag.api import problems
+from rag.api.deps import AppState, require_api_key
+from rag.api.routes import ask, collections, documents, health, search
+from rag.config import Settings
+from rag.errors import RagError
+from rag.kb import KnowledgeBase
+
+log = logging.getLogger("rag.api")
+
+
+def create_app(settings: Settings | None = None, public_url: str | None = None) -> FastAPI:
+    """Build the app; the knowledge base is opened at startup and closed at shutdown."""
+    settings = settings or Settings.load()
+    url = public_url or f"http://{settings.host}:{settings.port}"
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kb = KnowledgeBase(settings, role="serve", url=url).open()
+        app.state.rag = AppState(settings, kb)
+        warm_up(kb)
+        try:
+            yield
+        finally:
+            kb.close()
+
+    app = FastAPI(
+        title="Local RAG knowledge base",
+        version=__version__,
+        description="Ask questions grounded in your documents; search them; manage them.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(UploadLimit, limit=int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.include_router(health.router)
+    protected = [Depends(require_api_key)]
+    for module in (ask, search, documents, collections):
+        app.include_router(module.router, dependencies=protected)
+    return app
+
+
+def warm_up(kb: KnowledgeBase) -> None:
+    """Check both models and load them now, so the first question does not pay a cold load."""
+    settings = kb.settings
+    try:
+        kb.embed_info()
+        kb.ollama.preload(settings.embed_model, "embed")
+        kb.ollama.require_model(settings.chat_model)
+        kb.ollama.preload(settings.chat_model, "chat")
+        log.info("models ready: %s, %s", settings.embed_model, settings.chat_model)
+    except RagError as exc:  # serve anyway: /health explains, and Ollama may come up later
+        log.warning("Ollama is not ready: %s", exc)
+
+
+class UploadLimit:
+    """Refuse bodies over the upload limit before reading them (413); pure ASGI so streams flow."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Check Content-Length, then pass the request on."""
+        if scope["type"] == "http":
+            headers = dict(scope.get("headers") or [])
+            length = headers.get(b"content-length", b"").decode("latin-1")
+            if length.isdigit() and int(length) > self.limit:
+                mb = self.limit / 1024 / 1024
+                response = problems.problem(
+                    413, "Payload too large", f"request body over the {mb:.0f} MB upload limit"
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,22 @@
+"""GET /collections: the knowledge bases and their sizes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from rag.api.deps import KB
+
+router = APIRouter(tags=["collections"])
+
+
+@router.get("/collections")
+def list_collections(kb: KB) -> dict[str, Any]:
+    """Every collection with its document and chunk counts."""
+    names = sorted(set(kb.catalog.collections()) | set(kb.store.names()))
+    rows = []
+    for name in names:
+        documents, chunks = kb.catalog.counts(name)
+        rows.append({"name": name, "documents": documents, "chunks": chunks})
+    return {"collections": rows, "default": kb.settings.collection}

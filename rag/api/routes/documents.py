@@ -1,0 +1,81 @@
+"""Documents: upload (through the same pipeline as the CLI), list, show, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, UploadFile
+from starlette.concurrency import run_in_threadpool
+
+from rag.api.deps import KB, State
+from rag.errors import BadRequest, NotFound, PayloadTooLarge
+
+router = APIRouter(tags=["documents"])
+CollectionParam = Annotated[str | None, Query(description="knowledge base (default: configured)")]
+
+
+@router.post("/documents")
+async def upload(
+    state: State,
+    files: Annotated[list[UploadFile], File(description="one or more .pdf .md .txt .html files")],
+    collection: CollectionParam = None,
+) -> dict[str, Any]:
+    """Ingest uploaded files; the answer is the same summary as `rag ingest --json`."""
+    from ingest.run import ingest_uploads  # the upload edge is where rag may call ingest
+
+    kb = state.kb
+    name = kb.collection(collection)
+    limit = int(state.settings.max_upload_mb * 1024 * 1024)
+    uploads = []
+    for upload_file in files:
+        data = await upload_file.read(limit + 1)
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                f"{upload_file.filename}: larger than the {state.settings.max_upload_mb:g} MB "
+                "limit (RAG_MAX_UPLOAD_MB)"
+            )
+        uploads.append((upload_file.filename or "unnamed", data))
+    if not uploads:
+        raise BadRequest("no files in the upload (multipart field 'files')")
+
+    def run() -> dict[str, Any]:
+        with state.write_lock:
+            return ingest_uploads(kb, name, uploads).to_dict()
+
+    report = await run_in_threadpool(run)
+    if report["aborted"]:
+        from rag.errors import ServiceUnavailable
+
+        raise ServiceUnavailable(f"ingest stopped: {report['aborted']}")
+    return report
+
+
+@router.get("/documents")
+def list_documents(kb: KB, collection: CollectionParam = None) -> dict[str, Any]:
+    """The documents of a collection."""
+    name = kb.collection(collection)
+    return {"collection": name, "documents": [r.to_dict() for r in kb.catalog.documents(name)]}
+
+
+@router.get("/documents/{doc_id}")
+def get_document(doc_id: str, kb: KB, collection: CollectionParam = None) -> dict[str, Any]:
+    """One document by id."""
+    name = kb.collection(collection)
+    record = kb.catalog.document(name, doc_id)
+    if record is None:
+        raise NotFound(f"no document with id '{doc_id}' in collection '{name}'")
+    return record.to_dict()
+
+
+@router.delete("/documents/{doc_id}")
+def delete_document(
+    doc_id: str, state: State, collection: CollectionParam = None
+) -> dict[str, Any]:
+    """Remove a document and its chunks."""
+    kb = state.kb
+    name = kb.collection(collection)
+    if kb.catalog.document(name, doc_id) is None:
+        raise NotFound(f"no document with id '{doc_id}' in collection '{name}'")
+    with state.write_lock:
+        record = kb.delete_document(name, doc_id)
+    return {"deleted": record.to_dict(), "collection": name}
