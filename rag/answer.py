@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import threading
@@ -15,8 +14,12 @@ from rag.errors import BadRequest, RagError
 from rag.kb import KnowledgeBase
 from rag.models import Answer, Citation, Hit
 from rag.prompts import (
+    CITATION_RE,
     Prompt,
+    accept_rewrite,
     build_prompt,
+    clean_history,
+    fallback_query,
     is_refusal,
     is_vietnamese,
     refusal_sentence,
@@ -31,13 +34,8 @@ DEFAULT_NUM_PREDICT = 1024
 # Low: stay close to the sources' wording; not 0, which makes small models loop on repeats.
 DEFAULT_TEMPERATURE = 0.2
 REWRITE_NUM_PREDICT = 64
-REWRITE_MIN_CHARS = 100  # "3x the question" alone would reject good rewrites of "And X?"
-FALLBACK_TURN_CHARS = 300  # keeps the fallback query well inside the embedder's context
 SNIPPET_CHARS = 240
 
-# [1]  [1, 3]  [1-2]  [2; 4]; up to 3 digits so years like [2023] are left alone.
-_NUM = r"\d{1,3}"
-CITATION_RE = re.compile(rf"(?P<lead>[ \t]*)\[(?P<body>\s*{_NUM}(?:\s*[,;\-–—]\s*{_NUM})*\s*)\]")
 _WORD_RE = re.compile(r"\w{2,}")
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+|\n\s*\n")
 
@@ -60,7 +58,7 @@ def model_context_length(kb: KnowledgeBase) -> int | None:
 def chat_options(
     kb: KnowledgeBase, options: dict[str, Any] | None, num_ctx: int | None
 ) -> dict[str, Any]:
-    """Our defaults under the caller's options, with num_ctx always explicit and within the model."""
+    """Caller's options over our defaults; num_ctx always explicit and within the model."""
     merged: dict[str, Any] = {"temperature": DEFAULT_TEMPERATURE, **(options or {})}
     requested = num_ctx or merged.pop("num_ctx", None) or DEFAULT_NUM_CTX
     merged.pop("num_ctx", None)
@@ -119,7 +117,7 @@ def check_citations(text: str, count: int) -> CheckedText:
 
 
 def claims_by_source(text: str) -> dict[int, str]:
-    """For each cited n, the answer text that precedes its markers (what it supports)."""
+    """For each cited n, the answer text before its first marker (the claim it supports)."""
     claims: dict[int, str] = {}
     last_end, last_claim = 0, ""
     for match in CITATION_RE.finditer(text):
@@ -127,7 +125,7 @@ def claims_by_source(text: str) -> dict[int, str]:
         # [1][2]: the second marker supports the same words as the first.
         claim = segment if segment.strip() else last_claim
         for n in parse_citation(match["body"]):
-            claims[n] = claims.get(n, "") + " " + claim
+            claims.setdefault(n, claim)
         last_end, last_claim = match.end(), claim
     return claims
 
@@ -137,22 +135,18 @@ def _words(text: str) -> set[str]:
 
 
 def snippet(chunk: str, claim: str, limit: int = SNIPPET_CHARS) -> str:
-    """≤ limit chars of chunk starting at the sentence that best matches claim (else its start)."""
+    """≤ limit chars of chunk from the sentence that best matches claim (else from its start)."""
     text = " ".join(chunk.split())
     wanted = _words(claim)
-    best_start, best_overlap = 0, 0
     starts = [0] + [m.end() for m in _SENTENCE_END_RE.finditer(text)]
-    for start in starts:
-        end = _SENTENCE_END_RE.search(text, start)
-        overlap = len(wanted & _words(text[start : end.start() if end else len(text)]))
-        if overlap > best_overlap:
-            best_start, best_overlap = start, overlap
-    # Near the end of the chunk, show some lead-in rather than a short tail.
-    start = max(0, min(best_start, len(text) - limit))
-    if start and text[start - 1] != " ":
-        start = text.find(" ", start) + 1 or best_start
-    window = text[start : start + limit]
-    if start + limit < len(text) and " " in window:
+    ends = [*starts[1:], len(text)]
+    best = max(
+        range(len(starts)), key=lambda i: (len(wanted & _words(text[starts[i] : ends[i]])), -i)
+    )
+    # Near the chunk's end, begin a sentence or two earlier rather than show a short tail.
+    begin = next(s for s in starts if s >= min(starts[best], len(text) - limit))
+    window = text[begin : begin + limit]
+    if begin + limit < len(text) and " " in window:
         window = window.rsplit(" ", 1)[0]
     return window.strip()
 
@@ -160,59 +154,22 @@ def snippet(chunk: str, claim: str, limit: int = SNIPPET_CHARS) -> str:
 def make_citations(text: str, numbers: list[int], sources: list[Hit]) -> list[Citation]:
     """Citation objects for valid numbers, in order of first appearance."""
     claims = claims_by_source(text)
-    out = []
-    for n in numbers:
-        hit = sources[n - 1]
-        out.append(
-            Citation(
-                n=n,
-                source=hit.source,
-                page=hit.page,
-                heading=hit.heading,
-                chunk_id=hit.chunk_id,
-                snippet=snippet(hit.text, claims.get(n, "")),
-                score=hit.score,
-                page_label=hit.page_label,
-            )
+    return [
+        Citation(
+            n,
+            hit.source,
+            hit.page,
+            hit.heading,
+            hit.chunk_id,
+            snippet(hit.text, claims.get(n, "")),
+            hit.score,
+            hit.page_label,
         )
-    return out
+        for n, hit in ((n, sources[n - 1]) for n in numbers)
+    ]
 
 
 # -- conversation ----------------------------------------------------------------------------
-
-
-def clean_history(messages: list[dict] | None, question: str) -> list[dict[str, str]]:
-    """User/assistant turns safe to send: no refusals, no stale citation numbers."""
-    out: list[dict[str, str]] = []
-    for message in messages or []:
-        if not isinstance(message, dict):
-            raise BadRequest("each message must be an object with role and content")
-        role = str(message.get("role") or "").lower()
-        content = str(message.get("content") or "")
-        # Client system turns could override the grounding rules; tool turns have no place here.
-        if role not in ("user", "assistant") or not content.strip():
-            continue
-        if role == "assistant":
-            if is_refusal(content):
-                continue  # the model would imitate it and refuse again
-            # Old numbers point at the previous turn's sources, which are renumbered now.
-            content = CITATION_RE.sub("", content)
-        out.append({"role": role, "content": content})
-    if out and out[-1]["role"] == "user" and out[-1]["content"].strip() == question:
-        out.pop()  # a client that sent the current question inside messages too
-    return out
-
-
-def _accept_rewrite(text: str, question: str) -> str | None:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    if not lines:
-        return None
-    query = re.sub(r"^(standalone )?(search )?query:\s*", "", lines[0], flags=re.I)
-    query = query.strip().strip("\"'“”").strip()
-    too_long = len(query) > max(3 * len(question), REWRITE_MIN_CHARS)
-    if not query or too_long or is_refusal(query):
-        return None
-    return query
 
 
 def standalone_query(
@@ -227,15 +184,11 @@ def standalone_query(
     messages = rewrite_messages(history, question, options["num_ctx"], REWRITE_NUM_PREDICT)
     try:
         reply = kb.ollama.chat(messages, rewrite_options)
-        query = _accept_rewrite(str((reply.get("message") or {}).get("content") or ""), question)
+        query = accept_rewrite(str((reply.get("message") or {}).get("content") or ""), question)
     except RagError as exc:
         log.warning("question rewrite failed, using the last turn instead: %s", exc)
         query = None
-    if query:
-        return query
-    users = [m["content"] for m in history if m["role"] == "user"]
-    last = " ".join(users[-1].split())[:FALLBACK_TURN_CHARS] if users else ""
-    return f"{last} {question}".strip()
+    return query or fallback_query(history, question)
 
 
 # -- answering -------------------------------------------------------------------------------
@@ -250,8 +203,8 @@ def _generate(
 ) -> Generator[dict, None, str]:
     parts: list[str] = []
     begun = time.perf_counter()
-    # closing(): a client that disconnects mid-answer also ends the request to Ollama.
-    with contextlib.closing(kb.ollama.chat_stream(prompt.messages, options)) as chunks:
+    chunks = kb.ollama.chat_stream(prompt.messages, options)
+    try:
         for chunk in chunks:
             text = (chunk.get("message") or {}).get("content") or ""
             if text:
@@ -259,6 +212,11 @@ def _generate(
                     timings["first_token"] = _ms(started)
                 parts.append(text)
                 yield {"type": "token", "text": text}
+    finally:
+        # A client that disconnects mid-answer closes us: end the request to Ollama as well.
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
     timings["generate"] = _ms(begun)
     return "".join(parts)
 
@@ -271,6 +229,24 @@ def _judge(raw: str, prompt: Prompt, found: Retrieval, query: str) -> Answer:
         return Answer(text, False, "model_declined", [], checked.dropped, candidates, query)
     citations = make_citations(checked.text, checked.cited, prompt.sources)
     return Answer(text, True, None, citations, checked.dropped, query=query)
+
+
+def _retrieve(
+    kb: KnowledgeBase,
+    collection: str,
+    question: str,
+    query: str,
+    top_k: int,
+    filters: Filters | None,
+) -> tuple[str, Retrieval]:
+    """Retrieve afresh for this turn; the query actually used comes back with the result."""
+    found = retrieve(kb, collection, query, top_k=top_k, filters=filters)
+    if found.reason == "nothing_relevant" and query != question:
+        # The fallback query may drag in an earlier, unrelated turn; the question may stand alone.
+        alone = retrieve(kb, collection, question, top_k=top_k, filters=filters)
+        if alone.hits:
+            return question, alone
+    return query, found
 
 
 def _run(
@@ -291,17 +267,16 @@ def _run(
     opts = chat_options(kb, options, num_ctx)
     vietnamese = is_vietnamese(question)
     history = clean_history(messages, question)
-    # Every turn retrieves afresh, on a standalone form of the question.
-    query = standalone_query(kb, question, history, opts) if history else question
-    timings: dict[str, float] = {"rewrite": _ms(started) if history else 0.0}
     began = time.perf_counter()
-    found = retrieve(kb, collection, query, top_k=top_k or kb.settings.top_k, filters=filters)
+    query = standalone_query(kb, question, history, opts) if history else question
+    timings = {"rewrite": _ms(began) if history else 0.0}
+    began = time.perf_counter()
+    query, found = _retrieve(kb, collection, question, query, top_k or kb.settings.top_k, filters)
     timings["retrieve"] = _ms(began)
     if found.reason is not None or not found.hits:
         # Nothing to ground an answer on: the chat model is not asked at all.
-        reason = found.reason or "nothing_relevant"
-        result = Answer(refusal_sentence(vietnamese), False, reason, candidates=found.candidates)
-        result.query = query
+        refusal, reason = refusal_sentence(vietnamese), found.reason or "nothing_relevant"
+        result = Answer(refusal, False, reason, candidates=found.candidates, query=query)
     else:
         num = opts["num_ctx"]
         prompt = build_prompt(question, found.hits, history, vietnamese, num, opts["num_predict"])

@@ -8,7 +8,7 @@ from types import TracebackType
 
 from rag.catalog import Catalog
 from rag.config import Settings, check_collection
-from rag.errors import NotFound
+from rag.errors import BadRequest, ConfigError, NotFound
 from rag.lock import StoreLock
 from rag.models import DocumentRecord
 from rag.ollama import ModelInfo, OllamaClient
@@ -81,7 +81,10 @@ class KnowledgeBase:
 
     def collection(self, name: str | None) -> str:
         """A validated collection name (the configured default when None)."""
-        return check_collection(name or self.settings.collection)
+        try:
+            return check_collection(name or self.settings.collection)
+        except ConfigError as exc:  # a name from a request or flag is the caller's mistake
+            raise BadRequest(str(exc)) from None
 
     def repair(self, collection: str) -> int:
         """Delete vectors left behind by an interrupted run; return how many."""

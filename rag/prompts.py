@@ -20,6 +20,9 @@ SOURCES_HEADING = "Sources:"
 HISTORY_SHARE = 4  # history gets at most 1/4 of what is left for history + sources
 MIN_SOURCE_TOKENS = 48  # below this a truncated source is useless
 
+# [1]  [1, 3]  [1-2]  [2; 4]; up to 3 digits so years like [2023] are left alone.
+_NUM = r"\d{1,3}"
+CITATION_RE = re.compile(rf"(?P<lead>[ \t]*)\[(?P<body>\s*{_NUM}(?:\s*[,;\-–—]\s*{_NUM})*\s*)\]")
 _TOKEN_RE = re.compile(r"(\w+)|[^\w\s]")
 _MARKER_LINE_RE = re.compile(r"^(\s*)\[(\d+)\]", re.M)
 # Combining marks only Vietnamese uses: breve (ă), horn (ơ ư), hook above (ả), dot below (ạ).
@@ -28,7 +31,7 @@ _TILDE = "\u0303"
 
 
 def estimate_tokens(text: str) -> int:
-    """Conservative BPE token estimate: 1 per 3 word characters (non-ASCII count 2), 1 per symbol."""
+    """Conservative token estimate: 1 per 3 word characters (non-ASCII count 2), 1 per symbol."""
     total = 0
     for match in _TOKEN_RE.finditer(text):
         word = match.group(1)
@@ -82,7 +85,7 @@ def refusal_sentence(vietnamese: bool) -> str:
 def _normalise(text: str) -> str:
     text = unicodedata.normalize("NFC", text).casefold().replace("’", "'")
     text = text.replace("n't", " not")
-    text = re.sub(r"\[[\d\s,;\-–—]*\]", " ", text)
+    text = CITATION_RE.sub(" ", text)
     return " ".join(re.sub(r"[^\w\s]", " ", text).split())
 
 
@@ -200,6 +203,8 @@ REWRITE_SYSTEM = (
     "language of the question. Output only the query."
 )
 REWRITE_TURN_CHARS = 600  # older turns matter only for the subject they introduce
+REWRITE_MIN_CHARS = 100  # "3x the question" alone would reject good rewrites of "And X?"
+FALLBACK_TURN_CHARS = 300  # keeps the fallback query well inside the embedder's context
 
 
 def rewrite_messages(
@@ -219,3 +224,47 @@ def rewrite_messages(
         lines.insert(0, line)
     user = "Conversation:\n" + "\n".join(lines) + "\n\n" + tail
     return [{"role": "system", "content": REWRITE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def accept_rewrite(text: str, question: str) -> str | None:
+    """The model's standalone query, or None if it is empty, a refusal or far too long."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return None
+    query = re.sub(r"^(standalone )?(search )?query:\s*", "", lines[0], flags=re.I)
+    query = query.strip().strip("\"'“”").strip()
+    too_long = len(query) > max(3 * len(question), REWRITE_MIN_CHARS)
+    if not query or too_long or is_refusal(query):
+        return None
+    return query
+
+
+def fallback_query(history: list[dict[str, str]], question: str) -> str:
+    """The last user turn followed by the question, when the model gives no usable rewrite."""
+    users = [m["content"] for m in history if m["role"] == "user"]
+    last = " ".join(users[-1].split())[:FALLBACK_TURN_CHARS] if users else ""
+    return f"{last} {question}".strip()
+
+
+def clean_history(messages: list[dict] | None, question: str) -> list[dict[str, str]]:
+    """User/assistant turns safe to send: no refusals, no stale citation numbers."""
+    out: list[dict[str, str]] = []
+    for message in messages or []:
+        if not isinstance(message, dict):
+            raise BadRequest("each message must be an object with role and content")
+        role = str(message.get("role") or "").lower()
+        content = str(message.get("content") or "")
+        # Client system turns could override the grounding rules; tool turns have no place here.
+        if role not in ("user", "assistant") or not content.strip():
+            continue
+        if role == "assistant":
+            if is_refusal(content):
+                continue  # the model would imitate it and refuse again
+            # Old numbers point at the previous turn's sources, which are renumbered now.
+            content = CITATION_RE.sub("", content)
+        else:
+            content = _MARKER_LINE_RE.sub(r"\1(\2)", content)  # pasted "[1] …" is not a source
+        out.append({"role": role, "content": content})
+    if out and out[-1]["role"] == "user" and out[-1]["content"].strip() == question:
+        out.pop()  # a client that sent the current question inside messages too
+    return out

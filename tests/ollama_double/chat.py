@@ -10,6 +10,7 @@ from .textnorm import content_words
 DEFAULT_REFUSAL = "I don't know based on the provided documents."
 FAKE_CITATION = " [9]"
 _MARKER_RE = re.compile(r"^\s*\[(\d+)\][ \t]?(.*)$")
+_LABEL_RE = re.compile(r"\(.*\)")
 _QUESTION_LINE_RE = re.compile(r"^\s*Question:")
 _QUESTION_RE = re.compile(r"Question:")
 _ANSWER_LINE_RE = re.compile(r"^\s*Answer:.*$", re.M | re.S)
@@ -54,7 +55,9 @@ def _split_blocks(text: str) -> tuple[list[tuple[int, list[str]]], list[str]]:
     for line in text.splitlines():
         marker = _MARKER_RE.match(line)
         if marker:
-            current = [marker.group(2)]
+            # A model reads `[n] (source: …)` as a label, not as text to quote.
+            first = marker.group(2)
+            current = [] if _LABEL_RE.fullmatch(first.strip()) else [first]
             blocks.append((int(marker.group(1)), current))
         elif _QUESTION_LINE_RE.match(line):
             current = None

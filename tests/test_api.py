@@ -1,0 +1,209 @@
+"""The HTTP API via the test client: exact statuses, problem bodies, auth, CORS, limits."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from fastapi.testclient import TestClient
+
+from rag.api.app import create_app
+from tests.conftest import REPO, _free_port
+
+
+@pytest.fixture()
+def docs(tmp_path):
+    target = tmp_path / "docs"
+    shutil.copytree(REPO / "data", target, ignore=shutil.ignore_patterns("chroma*"))
+    return target
+
+
+def client_for(settings, **changes):
+    return TestClient(create_app(settings.with_(**changes) if changes else settings))
+
+
+@pytest.fixture()
+def api(settings):
+    with client_for(settings) as client:
+        yield client
+
+
+def upload(api, *paths, collection=None):
+    files = [("files", (p.name, p.read_bytes(), "application/octet-stream")) for p in paths]
+    params = {"collection": collection} if collection else {}
+    return api.post("/documents", files=files, params=params)
+
+
+def test_upload_then_search_then_ask(api, docs):
+    response = upload(api, *sorted(docs.iterdir()))
+    assert response.status_code == 200
+    summary = response.json()
+    assert sorted(summary["added"]) == sorted(f"uploads/{p.name}" for p in docs.iterdir())
+    assert summary["failed"] == []
+
+    response = api.post("/search", json={"query": "annual leave days", "top_k": 3})
+    assert response.status_code == 200
+    hits = response.json()["hits"]
+    assert hits[0]["source"] == "uploads/handbook.md" and "18 days" in hits[0]["text"]
+
+    response = api.post("/ask", json={"question": "What does error E7 mean?"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["answerable"] is True
+    assert body["citations"][0]["source"] == "uploads/r2-user-manual.pdf"
+    assert body["citations"][0]["page"] == 3
+
+
+def test_reupload_is_unchanged_and_documents_can_be_listed_shown_deleted(api, docs):
+    upload(api, docs / "handbook.md")
+    assert upload(api, docs / "handbook.md").json()["unchanged"] == ["uploads/handbook.md"]
+    collection = api.app.state.rag.settings.collection
+    listed = api.get("/documents").json()["documents"]
+    assert [d["source"] for d in listed] == ["uploads/handbook.md"]
+    doc_id = listed[0]["id"]
+    assert api.get(f"/documents/{doc_id}").json()["chunks"] == listed[0]["chunks"]
+    assert api.delete(f"/documents/{doc_id}").status_code == 200
+    response = api.get(f"/documents/{doc_id}")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {
+        "type": "about:blank",
+        "title": "Not found",
+        "status": 404,
+        "detail": f"no document with id '{doc_id}' in collection '{collection}'",
+    }
+    assert api.delete(f"/documents/{doc_id}").status_code == 404
+
+
+def test_upload_of_bad_files_reports_each(api, corpus_dir):
+    files = [
+        (
+            "files",
+            ("locked.pdf", (corpus_dir / "encrypted_password_openpassword.pdf").read_bytes()),
+        ),
+        ("files", ("notes.docx", b"PK\x03\x04")),
+        ("files", ("../../etc/passwd.txt", b"root:x:0:0")),
+    ]
+    summary = api.post("/documents", files=files).json()
+    errors = {f["path"]: f["error"] for f in summary["failed"]}
+    assert "password" in errors["uploads/locked.pdf"]
+    assert errors["uploads/notes.docx"].startswith("unsupported file type '.docx'")
+    assert summary["added"] == ["uploads/passwd.txt"]  # the path was reduced to its name
+
+
+def test_empty_collection_and_unknown_question_are_refused(api, docs):
+    body = api.post("/ask", json={"question": "What is the warranty?"}).json()
+    assert (body["answerable"], body["reason"]) == (False, "no_documents")
+    upload(api, docs / "handbook.md")
+    body = api.post("/ask", json={"question": "quantum chromodynamics lattice gauge"}).json()
+    assert (body["answerable"], body["reason"]) == (False, "nothing_relevant")
+
+
+def test_streaming_ndjson_and_sse(api, docs):
+    upload(api, docs / "handbook.md")
+    question = {"question": "How many days of annual leave?", "stream": True}
+    with api.stream("POST", "/ask", json=question) as response:
+        assert response.headers["content-type"] == "application/x-ndjson"
+        events = [json.loads(line) for line in response.iter_lines() if line]
+    kinds = [e["type"] for e in events]
+    assert "token" in kinds and kinds[-1] == "done"
+    assert kinds.index("token") < kinds.index("done")
+    assert events[-1]["citations"][0]["source"] == "uploads/handbook.md"
+
+    headers = {"Accept": "text/event-stream"}
+    with api.stream("POST", "/ask", json=question, headers=headers) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = response.read().decode()
+    assert text.startswith("event: ") and "event: done\ndata: {" in text
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        ({}, 422, "question: Field required"),
+        ({"question": ""}, 422, "question: String should have at least 1 character"),
+        ({"question": "hi", "collection": "no/such"}, 400, "invalid collection name 'no/such'"),
+        ({"question": "hi", "top_k": 0}, 422, "top_k: Input should be greater than or equal to 1"),
+        ({"question": "hi", "filters": {"colour": "red"}}, 400, None),
+    ],
+)
+def test_bad_requests_get_problem_responses(api, body, status, detail):
+    response = api.post("/ask", json=body)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == response.status_code
+    assert response.status_code == status
+    if detail:
+        assert response.json()["detail"].startswith(detail)
+
+
+def test_health_is_ok_then_503_when_ollama_is_gone(api, settings, ollama):
+    response = api.get("/health")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    ollama.configure(models=["nomic-embed-text"])
+    response = api.get("/health")
+    assert response.status_code == 503
+    assert "model 'llama3.2' is not pulled" in response.json()["reason"]
+
+
+def test_health_503_when_ollama_unreachable(settings):
+    with client_for(settings, ollama_host=f"http://127.0.0.1:{_free_port()}") as api:
+        response = api.get("/health")
+    assert response.status_code == 503
+    assert response.json()["checks"]["ollama"]["ok"] is False
+    assert "cannot reach Ollama" in response.json()["reason"]
+
+
+def test_api_keys_guard_everything_but_health(settings):
+    with client_for(settings, api_keys=("s3cret", "other")) as api:
+        assert api.get("/health").status_code == 200
+        response = api.get("/documents")
+        assert response.status_code == 401
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert response.json()["detail"] == "missing API key: send `Authorization: Bearer <key>`"
+        wrong = api.get("/documents", headers={"Authorization": "Bearer nope"})
+        assert (wrong.status_code, wrong.json()["detail"]) == (401, "invalid API key")
+        right = api.get("/documents", headers={"Authorization": "Bearer other"})
+        assert right.status_code == 200
+        assert api.post("/search", json={"query": "x"}).status_code == 401
+
+
+def test_cors_is_closed_by_default_and_opens_for_configured_origins(settings):
+    preflight = {"Origin": "https://intranet.example", "Access-Control-Request-Method": "POST"}
+    with client_for(settings) as api:
+        response = api.options("/ask", headers=preflight)
+        assert "access-control-allow-origin" not in response.headers
+    with client_for(settings, cors_origins=("https://intranet.example",)) as api:
+        response = api.options("/ask", headers=preflight)
+        assert response.headers["access-control-allow-origin"] == "https://intranet.example"
+        response = api.options("/ask", headers={**preflight, "Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in response.headers
+
+
+def test_upload_limit_is_413(settings):
+    with client_for(settings, max_upload_mb=0.01) as api:
+        response = api.post("/documents", files=[("files", ("big.txt", b"word " * 10_000))])
+    assert response.status_code == 413
+    assert response.json()["title"] == "Payload too large"
+
+
+def test_collections_listing(api, docs):
+    upload(api, docs / "handbook.md", collection="hr")
+    upload(api, docs / "release-notes.txt", collection="product")
+    body = api.get("/collections").json()
+    names = {c["name"]: c["documents"] for c in body["collections"]}
+    assert names["hr"] == 1 and names["product"] == 1
+
+
+def test_openapi_docs_are_served(api):
+    assert api.get("/docs").status_code == 200
+    paths = api.get("/openapi.json").json()["paths"]
+    assert {
+        "/ask",
+        "/search",
+        "/documents",
+        "/documents/{doc_id}",
+        "/collections",
+        "/health",
+    } <= set(paths)
