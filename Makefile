@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check format bench clean help
+.PHONY: demo test check format bench bench-large screenshot clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,12 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 
 bench: $(STAMP)  ## run the benchmarks (writes bench/results/*.json)
 	$(BIN)/python -m bench.run
+
+bench-large: $(STAMP)  ## the benchmarks at 1M chunks too (about half an hour)
+	$(BIN)/python -m bench.run --large
+
+screenshot: $(STAMP)  ## screenshot of the chat page for the README (docs/chat-page.png)
+	$(BIN)/python scripts/screenshot.py
 
 clean:  ## remove the venv and runtime state
 	rm -rf $(VENV) data/chroma data/chroma-double .pytest_cache .mypy_cache .ruff_cache

@@ -272,10 +272,8 @@ def _log_warnings(records: list[logging.LogRecord]) -> list[str]:
     fonts = [r for r in records if "fontTools" in str(r.msg)]
     others = [r for r in records if not str(r.msg).startswith(_BENIGN) and r not in fonts]
     if fonts:
-        out.append(
-            "some fonts could not be fully decoded (pypdf needs fontTools for them): "
-            "their text may be missing or garbled"
-        )
+        # We do not install fontTools: on the corpus it turned a readable table into garbage.
+        out.append("some embedded fonts could not be fully decoded: their text may be garbled")
     if others:
         out.append(
             f"pypdf worked around {len(others)} kind(s) of damage in this PDF "

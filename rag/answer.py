@@ -29,7 +29,7 @@ from rag.retrieve import Filters, Retrieval, retrieve
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NUM_CTX = 8192
+DEFAULT_NUM_CTX = 8192  # the default of RAG_CHAT_NUM_CTX (rag.config.Settings.chat_num_ctx)
 DEFAULT_NUM_PREDICT = 1024
 # Low: stay close to the sources' wording; not 0, which makes small models loop on repeats.
 DEFAULT_TEMPERATURE = 0.2
@@ -60,7 +60,7 @@ def chat_options(
 ) -> dict[str, Any]:
     """Caller's options over our defaults; num_ctx always explicit and within the model."""
     merged: dict[str, Any] = {"temperature": DEFAULT_TEMPERATURE, **(options or {})}
-    requested = num_ctx or merged.pop("num_ctx", None) or DEFAULT_NUM_CTX
+    requested = num_ctx or merged.pop("num_ctx", None) or kb.settings.chat_num_ctx
     merged.pop("num_ctx", None)
     if not isinstance(requested, int) or requested <= 0:
         raise BadRequest(f"num_ctx must be a positive integer, got {requested!r}")

@@ -38,6 +38,8 @@ class Settings:
     chunk_tokens: int = 400
     chunk_overlap: int = 50
     top_k: int = 5
+    min_score: float = 0.5  # relevance floor on the dense cosine similarity (nomic-embed-text)
+    chat_num_ctx: int = 8192  # context window we ask the chat model for (num_ctx)
     api_keys: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
     max_upload_mb: float = 50.0
@@ -172,6 +174,16 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _score(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError("must be a number between -1 and 1") from None
+    if not -1.0 <= value <= 1.0:
+        raise ValueError("must be a number between -1 and 1")
+    return value
+
+
 def _keep_alive(raw: str) -> str:
     # Ollama rejects a bare numeric *string*; accept seconds here and send a Go duration.
     if re.fullmatch(r"-?\d+", raw):
@@ -209,6 +221,8 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "chunk_tokens": ("RAG_CHUNK_TOKENS", _positive_int),
     "chunk_overlap": ("RAG_CHUNK_OVERLAP", _nonneg_int),
     "top_k": ("RAG_TOP_K", _positive_int),
+    "min_score": ("RAG_MIN_SCORE", _score),
+    "chat_num_ctx": ("RAG_CHAT_NUM_CTX", _positive_int),
     "api_keys": ("RAG_API_KEYS", _csv),
     "cors_origins": ("RAG_CORS_ORIGINS", _csv),
     "max_upload_mb": ("RAG_MAX_UPLOAD_MB", _positive_float),

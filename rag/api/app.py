@@ -13,7 +13,16 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rag import __version__
 from rag.api import problems
 from rag.api.deps import AppState, require_api_key
-from rag.api.routes import ask, collections, documents, health, search
+from rag.api.routes import (
+    ask,
+    collections,
+    documents,
+    health,
+    ollama_compat,
+    openai_compat,
+    search,
+    ui,
+)
 from rag.config import Settings
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
@@ -52,8 +61,9 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
             allow_headers=["Authorization", "Content-Type"],
         )
     app.include_router(health.router)
+    app.include_router(ui.router)  # the page itself is public; its API calls carry the key
     protected = [Depends(require_api_key)]
-    for module in (ask, search, documents, collections):
+    for module in (ask, search, documents, collections, openai_compat, ollama_compat):
         app.include_router(module.router, dependencies=protected)
     return app
 
