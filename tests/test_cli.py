@@ -133,3 +133,27 @@ def test_drop_needs_confirmation_off_a_terminal(env, capsys):
     assert code == 0 and out == "Collection 'default' deleted.\n"
     code, out, _ = run(capsys, "list", "--json")
     assert json.loads(out)["documents"] == []
+
+
+def test_globs_pick_only_matching_files(env, capsys, monkeypatch):
+    monkeypatch.chdir(env.parent)
+    code, out, _ = run(capsys, "ingest", "docs/*.md", "--json")
+    added = json.loads(out)["added"]
+    assert code == 0
+    assert sorted(added) == [str(env / "handbook.md"), str(env / "quy-dinh-lam-viec.md")]
+    code, out, _ = run(capsys, "ingest", "docs/**/*.pdf", "nothing-*.txt", "--json")
+    summary = json.loads(out)
+    assert code == 3
+    assert summary["added"] == [str(env / "r2-user-manual.pdf")]
+    assert summary["failed"] == [{"path": "nothing-*.txt", "error": "no such file or directory"}]
+
+
+def test_ask_prints_the_answer_and_its_sources(env, capsys):
+    run(capsys, "ingest", str(env), "--json")
+    code, out, _ = run(capsys, "ask", "What does error E7 mean?")
+    assert code == 0
+    assert "Error E7 means the dust bin is missing" in out
+    assert "Sources:\n  [1] docs/r2-user-manual.pdf p. 3" in out
+    code, out, _ = run(capsys, "ask", "quantum chromodynamics lattice gauge", "--json")
+    body = json.loads(out)
+    assert (code, body["answerable"], body["reason"]) == (0, False, "nothing_relevant")

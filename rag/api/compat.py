@@ -1,0 +1,294 @@
+"""Shared by the OpenAI and Ollama shims: model names, conversations, grounded replies, errors."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.answer import answer_stream, check_citations
+from rag.errors import BadRequest, NotFound, RagError
+from rag.kb import KnowledgeBase
+from rag.prompts import REFUSAL_EN, REFUSAL_VI, is_vietnamese
+
+log = logging.getLogger(__name__)
+
+MODEL_FAMILY = "rag"  # models are `rag:<collection>`: the collection is the Ollama tag
+SOURCES_HEADING = {False: "Sources:", True: "Nguồn:"}
+_FOOTER_RE = re.compile(r"\n\n(?:Sources|Nguồn):\n(?:\[\d+\] [^\n]*(?:\n|$))+\s*$")
+# The tail of streamed text that may still become a `[n]` marker (with its leading blanks).
+_PARTIAL_RE = re.compile(r"[ \t]*(?:\[[\d\s,;\-–—]*)?$")
+MAX_QUESTION_CHARS = 4000  # the limit of POST /ask's question
+_PARTIAL_MAX = 40  # longer than any citation marker: release it
+_HINTS = {
+    ("no_documents", False): "The knowledge base '{c}' has no documents yet.",
+    ("no_documents", True): "Cơ sở tri thức '{c}' chưa có tài liệu nào.",
+    ("nothing_relevant", False): "Nothing in '{c}' matched the question closely enough; "
+    "try rephrasing it or naming the document.",
+    ("nothing_relevant", True): "Không có nội dung nào trong '{c}' đủ liên quan đến câu hỏi; "
+    "hãy thử diễn đạt lại.",
+}
+
+Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+
+
+def error_route(render: Callable[[int, str], Response]) -> type[APIRoute]:
+    """A route class whose errors (auth and validation included) use render's envelope."""
+
+    class ErrorRoute(APIRoute):
+        def get_route_handler(self) -> Handler:
+            handler = super().get_route_handler()
+
+            async def route(request: Request) -> Response:
+                try:
+                    return await handler(request)
+                except RagError as exc:
+                    return render(exc.status, exc.message)
+                except RequestValidationError as exc:
+                    return render(400, validation_message(exc.errors()))
+                except StarletteHTTPException as exc:
+                    return render(exc.status_code, str(exc.detail))
+                except Exception:  # the app-wide handler would answer in problem+json
+                    log.exception("unexpected error on %s %s", request.method, request.url.path)
+                    return render(500, "unexpected error; see the server log")
+
+            return route
+
+    return ErrorRoute
+
+
+def validation_message(errors: Any) -> str:
+    """The first pydantic error as `field: message`."""
+    first = next(iter(errors), {"loc": (), "msg": "invalid request"})
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    return f"{where}: {first.get('msg', 'invalid value')}"
+
+
+# -- models ----------------------------------------------------------------------------------
+
+
+def known_collections(kb: KnowledgeBase) -> list[str]:
+    """Collections offered as models: those with documents or vectors, and the default."""
+    names = set(kb.catalog.collections()) | set(kb.store.names()) | {kb.settings.collection}
+    return sorted(names)
+
+
+def model_name(collection: str) -> str:
+    """The model name a collection is offered as."""
+    return f"{MODEL_FAMILY}:{collection}"
+
+
+def find_collection(kb: KnowledgeBase, model: str) -> str | None:
+    """The collection a model name selects (`rag` and `rag:latest` mean the default), or None."""
+    family, _, tag = model.strip().partition(":")
+    tag = tag.removesuffix(":latest")  # tolerate `rag:hr:latest` from clients that add it
+    if family.lower() != MODEL_FAMILY:
+        return None
+    known = known_collections(kb)
+    if tag in ("", "latest") and tag not in known:
+        return kb.settings.collection
+    if tag in known:
+        return tag
+    # Ollama matches model names case-insensitively; collections are case-sensitive.
+    folded = [name for name in known if name.lower() == tag.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def require_collection(kb: KnowledgeBase, model: str, list_models: bool = False) -> str:
+    """The collection a model name selects; NotFound (optionally naming the models) if none."""
+    collection = find_collection(kb, model)
+    if collection is not None:
+        return collection
+    message = f"model '{model}' not found"
+    if list_models:
+        names = [model_name(c) for c in known_collections(kb)]
+        message += "; available: " + ", ".join(names[:20]) + (", …" if len(names) > 20 else "")
+    raise NotFound(message)
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    """What the model listings say about a collection."""
+
+    name: str
+    documents: int
+    chunks: int
+    size: int
+    modified: datetime
+
+    @property
+    def digest(self) -> str:
+        """A stable hex digest that changes when the collection's contents do."""
+        key = f"{self.name}:{self.documents}:{self.chunks}:{self.size}:{self.modified}"
+        return hashlib.sha256(key.encode()).hexdigest()
+
+
+def describe(kb: KnowledgeBase, collection: str) -> CollectionInfo:
+    """Counts, size and last change of a collection (the epoch when it is empty)."""
+    records = kb.catalog.documents(collection)
+    times = [datetime.fromisoformat(r.ingested_at.replace("Z", "+00:00")) for r in records]
+    modified = max(times, default=datetime.fromtimestamp(0, UTC))
+    chunks = sum(r.chunks for r in records)
+    return CollectionInfo(collection, len(records), chunks, sum(r.size for r in records), modified)
+
+
+# -- conversations ---------------------------------------------------------------------------
+
+
+def message_text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a content-part list (images dropped)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    raise BadRequest("message content must be a string or a list of content parts")
+
+
+def split_conversation(turns: list[tuple[str, str]]) -> tuple[str, list[dict[str, str]]]:
+    """(question, history) from (role, text) turns: the last user turn is the question."""
+    users = [i for i, (role, text) in enumerate(turns) if role == "user" and text.strip()]
+    if not users:
+        raise BadRequest("the conversation has no user message to answer")
+    last = users[-1]
+    if len(turns[last][1]) > MAX_QUESTION_CHARS:
+        raise BadRequest(f"the last user message is over {MAX_QUESTION_CHARS} characters")
+    history = [
+        {"role": r, "content": _without_own_additions(t) if r == "assistant" else t}
+        for r, t in turns[:last]
+    ]
+    return turns[last][1], history
+
+
+def _without_own_additions(text: str) -> str:
+    """An earlier reply of ours without the Sources footer or the hint after a refusal."""
+    text = _FOOTER_RE.sub("", text)
+    for refusal in (REFUSAL_EN, REFUSAL_VI):
+        if text.startswith(refusal):
+            return refusal  # so that answer.py recognises and drops it
+    return text
+
+
+# -- replies ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Finish:
+    """The end of a grounded reply: the done event and how many tokens were streamed."""
+
+    done: dict[str, Any]
+    tokens: int
+
+
+class CitationFilter:
+    """Drops `[n]` naming no source from streamed text, as the final answer does."""
+
+    def __init__(self, sources: int) -> None:
+        self.sources = sources
+        self.pending = ""
+
+    def feed(self, text: str) -> str:
+        """The text that can go out now; a possible marker's start is held back."""
+        text = self.pending + text
+        match = _PARTIAL_RE.search(text)
+        cut = match.start() if match and len(text) - match.start() <= _PARTIAL_MAX else len(text)
+        self.pending = text[cut:]
+        return check_citations(text[:cut], self.sources).text
+
+    def flush(self) -> str:
+        """Whatever was held back."""
+        text, self.pending = self.pending, ""
+        return check_citations(text, self.sources).text
+
+
+def grounded_reply(
+    kb: KnowledgeBase,
+    collection: str,
+    question: str,
+    history: list[dict[str, str]],
+    options: dict[str, Any] | None,
+) -> Iterator[str | Finish]:
+    """The answer's text as it streams, then a Sources footer, then Finish."""
+    vietnamese = is_vietnamese(question)
+    events = answer_stream(kb, collection, question, history, options=options)
+    check, tokens, sent = CitationFilter(0), 0, False
+    for event in events:
+        if event["type"] == "retrieval":
+            check = CitationFilter(int(event["sources"]))
+        elif event["type"] == "token":
+            tokens += 1
+            text = check.feed(event["text"])
+            if text:
+                sent = True
+                yield text
+        elif event["type"] == "done":
+            tail = check.flush()
+            if tail or not sent:
+                # Refused before the model was asked: no tokens came, the message is the answer.
+                yield tail or refusal_text(event, collection, vietnamese)
+            footer = sources_footer(event.get("citations") or [], vietnamese)
+            if footer:
+                yield footer
+            yield Finish(event, tokens)
+
+
+def collect(reply: Iterator[str | Finish]) -> tuple[str, Finish]:
+    """A whole reply at once: its text and its Finish."""
+    parts: list[str] = []
+    for item in reply:
+        if isinstance(item, Finish):
+            return "".join(parts).lstrip(), item
+        parts.append(item)
+    raise AssertionError("unreachable: a grounded reply always ends with Finish")
+
+
+def failure(exc: BaseException) -> tuple[int, str]:
+    """(status, message) for an error raised after the response started."""
+    if isinstance(exc, RagError):
+        return exc.status, exc.message
+    log.error("unexpected error while streaming a reply", exc_info=exc)
+    return 500, "unexpected error; see the server log"
+
+
+def refusal_text(done: dict[str, Any], collection: str, vietnamese: bool) -> str:
+    """The refusal sentence, with a hint at why when retrieval found nothing to use."""
+    hint = _HINTS.get((str(done.get("reason")), vietnamese))
+    text = str(done.get("answer") or "")
+    return f"{text} {hint.format(c=collection)}".strip() if hint else text
+
+
+def sources_footer(citations: list[dict[str, Any]], vietnamese: bool) -> str:
+    """`\\n\\nSources:\\n[1] file, p. 3 — heading` lines for the checked citations."""
+    if not citations:
+        return ""
+    lines = [SOURCES_HEADING[vietnamese]]
+    for c in citations:
+        where = str(c["source"])
+        page = c.get("page_label") or c.get("page")
+        if page is not None:
+            where += f", p. {page}"
+        if c.get("heading"):
+            where += f" — {c['heading']}"
+        lines.append(f"[{c['n']}] {where}")
+    return "\n\n" + "\n".join(lines)
+
+
+def go_time(ns: int | None = None) -> str:
+    """RFC 3339 UTC with nanoseconds, trailing zeros trimmed, `Z` (as Go marshals time)."""
+    ns = time.time_ns() if ns is None else ns
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    digits = f"{fraction:09d}".rstrip("0")
+    return f"{base}.{digits}Z" if digits else f"{base}Z"
