@@ -145,18 +145,21 @@ class Catalog:
         return out
 
     def keyword_search(
-        self, collection: str, expression: str, limit: int, doc_ids: Iterable[str] | None = None
+        self, collection: str, terms: list[str], limit: int, doc_ids: Iterable[str] | None = None
     ) -> list[tuple[dict, float]]:
-        """Chunks matching an FTS5 expression, best first, with -bm25 as a positive score."""
+        """Chunks with any of the terms (see rag.lexical), best first, -bm25 as a positive score."""
         with self._lock:
-            rows = lexical.search(self._db, collection, expression, limit, doc_ids)
+            rows = lexical.search(self._db, collection, terms, limit, doc_ids)
         return [(_hit_row(row[:8]), -float(row[8])) for row in rows]
 
     def filter_documents(
         self, collection: str, kinds: Sequence[str] = (), since: str | None = None
     ) -> list[tuple[str, str, int]]:
         """(doc_id, source, chunks) of documents of these kinds, ingested at or after `since`."""
-        sql, params = "SELECT doc_id, source, chunks FROM documents WHERE collection=?", [collection]
+        sql, params = (
+            "SELECT doc_id, source, chunks FROM documents WHERE collection=?",
+            [collection],
+        )
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params.extend(kinds)

@@ -13,6 +13,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import BadRequest, RagError
+from rag.evaluation import add_parser as add_eval_parser
 from rag.kb import KnowledgeBase
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -449,6 +450,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_collections,
     _add_drop,
     _add_doctor,
+    add_eval_parser,
 ]
 
 if __name__ == "__main__":
