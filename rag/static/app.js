@@ -1,0 +1,200 @@
+/* The chat page at GET /. Uses RagCore (core.js); no framework, no build step. */
+(() => {
+  "use strict";
+
+  const KEY_STORE = "rag.apiKey";
+  const COLLECTION_STORE = "rag.collection";
+  const $ = (id) => document.getElementById(id);
+  const store = {
+    get(name) {
+      try {
+        return localStorage.getItem(name) || "";
+      } catch (_) {
+        return "";
+      }
+    },
+    set(name, value) {
+      try {
+        if (value) localStorage.setItem(name, value);
+        else localStorage.removeItem(name);
+      } catch (_) {
+        /* storage may be disabled; the value then lasts for this page only */
+      }
+    },
+  };
+
+  const ui = {
+    collection: $("collection"),
+    newChat: $("new-chat"),
+    keyToggle: $("key-toggle"),
+    keyPanel: $("key-panel"),
+    keyForm: $("key-form"),
+    keyInput: $("api-key"),
+    keyClear: $("key-clear"),
+    notice: $("notice"),
+    scroller: $("scroller"),
+    log: $("log"),
+    empty: $("empty"),
+    passage: $("passage"),
+    passageBody: $("passage-body"),
+    passageClose: $("passage-close"),
+    form: $("ask-form"),
+    question: $("question"),
+    send: $("send"),
+  };
+  let apiKey = store.get(KEY_STORE);
+  const client = RagCore.createClient(new URL(".", window.location.href), () => apiKey);
+  const AUTH_MESSAGE =
+    "This service needs an API key. Enter it under the key button (top right) and ask again.";
+
+  function showNotice(text, kind) {
+    ui.notice.textContent = text;
+    ui.notice.className = `notice notice-${kind || "error"}`;
+    ui.notice.hidden = !text;
+  }
+
+  function toggleKeyPanel(open) {
+    ui.keyPanel.hidden = !open;
+    ui.keyToggle.setAttribute("aria-expanded", String(open));
+    if (open) {
+      ui.keyInput.value = apiKey;
+      ui.keyInput.focus();
+    }
+  }
+
+  // -- passage panel ---------------------------------------------------------------------
+  let activeChip = null;
+
+  function openPassage(item, kind, chip) {
+    if (activeChip) activeChip.classList.remove("is-active");
+    activeChip = chip;
+    chip.classList.add("is-active");
+    ui.passageBody.replaceChildren(RagCore.passageView(item, kind));
+    ui.passage.hidden = false;
+    document.body.classList.add("passage-open");
+    ui.passageClose.focus({ preventScroll: true });
+  }
+
+  function closePassage() {
+    ui.passage.hidden = true;
+    document.body.classList.remove("passage-open");
+    if (activeChip) {
+      activeChip.classList.remove("is-active");
+      activeChip.focus({ preventScroll: true });
+      activeChip = null;
+    }
+  }
+
+  // -- conversation ----------------------------------------------------------------------
+  const conversation = new RagCore.Conversation(ui.log, {
+    client,
+    scroller: ui.scroller,
+    getCollection: () => ui.collection.value,
+    onPassage: openPassage,
+    authMessage: AUTH_MESSAGE,
+    onAuthError() {
+      showNotice(AUTH_MESSAGE);
+      toggleKeyPanel(true);
+    },
+    onBusy(busy) {
+      ui.send.textContent = busy ? "Stop" : "Send";
+      ui.send.classList.toggle("is-stop", busy);
+      ui.send.setAttribute("aria-label", busy ? "Stop the answer" : "Send the question");
+    },
+  });
+
+  function submit() {
+    if (conversation.busy) {
+      conversation.stop();
+      return;
+    }
+    const question = ui.question.value.trim();
+    if (!question) return;
+    ui.question.value = "";
+    autosize();
+    ui.empty.hidden = true;
+    conversation.ask(question);
+  }
+
+  function autosize() {
+    ui.question.style.height = "auto";
+    ui.question.style.height = `${Math.min(ui.question.scrollHeight, 180)}px`;
+  }
+
+  // -- collections -----------------------------------------------------------------------
+  async function loadCollections() {
+    let listing;
+    try {
+      listing = await client.collections();
+    } catch (err) {
+      if (err instanceof RagCore.ApiError && err.status === 401) {
+        showNotice(AUTH_MESSAGE);
+        toggleKeyPanel(true);
+      } else {
+        showNotice(`Could not list the collections: ${err.detail || err.message}`);
+      }
+      return;
+    }
+    showNotice("");
+    const wanted = store.get(COLLECTION_STORE) || listing.default;
+    const rows = Array.isArray(listing.collections) ? listing.collections : [];
+    if (!rows.some((c) => c.name === listing.default)) {
+      rows.unshift({ name: listing.default, documents: 0, chunks: 0 });
+    }
+    ui.collection.replaceChildren(
+      ...rows.map((c) => {
+        const docs = `${c.documents} doc${c.documents === 1 ? "" : "s"}`;
+        return RagCore.el("option", { attrs: { value: c.name } }, `${c.name} · ${docs}`);
+      }),
+    );
+    ui.collection.value = rows.some((c) => c.name === wanted) ? wanted : listing.default;
+  }
+
+  // -- events ----------------------------------------------------------------------------
+  ui.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    submit();
+  });
+  ui.question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      if (!conversation.busy) submit();
+    }
+  });
+  ui.question.addEventListener("input", autosize);
+  ui.newChat.addEventListener("click", () => {
+    conversation.reset();
+    closePassage();
+    ui.empty.hidden = false;
+    ui.question.focus();
+  });
+  ui.collection.addEventListener("change", () => {
+    store.set(COLLECTION_STORE, ui.collection.value);
+    if (conversation.history.length) {
+      conversation.history = [];
+      conversation.note(`Now asking the “${ui.collection.value}” collection; a new conversation starts.`);
+    }
+  });
+  ui.keyToggle.addEventListener("click", () => toggleKeyPanel(ui.keyPanel.hidden));
+  ui.keyForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    apiKey = ui.keyInput.value.trim();
+    store.set(KEY_STORE, apiKey);
+    toggleKeyPanel(false);
+    showNotice("");
+    loadCollections();
+  });
+  ui.keyClear.addEventListener("click", () => {
+    apiKey = "";
+    store.set(KEY_STORE, "");
+    ui.keyInput.value = "";
+    loadCollections();
+  });
+  ui.passageClose.addEventListener("click", closePassage);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !ui.passage.hidden) closePassage();
+  });
+
+  loadCollections();
+  ui.question.focus();
+})();
