@@ -1,0 +1,207 @@
+"""The query-side subcommands: `rag search`, `rag ask` and `rag serve`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from typing import Any
+
+from rag.cli_common import EXIT_OK, add_common, print_json, show
+from rag.config import Settings
+from rag.kb import KnowledgeBase
+
+
+def _filter_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-k", "--top-k", type=int, default=None, help="number of sources (default 5)"
+    )
+    parser.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only documents whose path matches (repeatable)",
+    )
+    parser.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        choices=["pdf", "md", "txt", "html"],
+        help="only this file type (repeatable)",
+    )
+    parser.add_argument("--after", metavar="DATE", help="only documents ingested after DATE")
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from rag.retrieve import Filters
+
+    return Filters.from_dict(
+        {"source": args.source, "kind": args.kind, "ingested_after": args.after}
+    )
+
+
+def add_search(sub: Any) -> None:
+    p = sub.add_parser(
+        "search",
+        help="find the chunks that best match a query (no LLM)",
+        description="Search the knowledge base (dense + keyword, fused) and print the best "
+        "chunks with source, page, heading path and score.",
+    )
+    p.add_argument("query", help="what to look for")
+    _filter_args(p)
+    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    p.add_argument("--explain", action="store_true", help="show each leg's rank and score")
+    add_common(p)
+    p.set_defaults(handler=cmd_search)
+
+
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    """Print the best chunks for a query."""
+    from rag.retrieve import retrieve
+
+    with KnowledgeBase(settings, role="search") as kb:
+        collection = kb.collection(args.collection)
+        result = retrieve(
+            kb,
+            collection,
+            args.query,
+            args.top_k or settings.top_k,
+            _filters(args),
+            mode=args.mode,
+            explain=args.explain,
+        )
+    if args.json:
+        print_json(
+            {
+                "query": args.query,
+                "collection": collection,
+                "reason": result.reason,
+                "hits": [h.to_dict() for h in result.hits],
+                "candidates": [h.to_dict() for h in result.candidates] if result.reason else [],
+            }
+        )
+        return EXIT_OK
+    if result.reason == "no_documents":
+        print(f"No documents in collection '{collection}' match: add some with `rag ingest PATH`.")
+    elif result.reason:
+        print("Nothing relevant found. Nearest passages:")
+    for rank, hit in enumerate(result.hits or result.candidates, 1):
+        print(f"{rank}. {_hit_line(hit)}")
+        if args.explain and hit.explain:
+            print(f"   explain: {json.dumps(hit.explain)}")
+    return EXIT_OK
+
+
+def _where(hit: Any) -> str:
+    where = show(hit.source)
+    if hit.page is not None:
+        where += f" p. {hit.page_label or hit.page}"
+    if hit.heading:
+        where += f" › {hit.heading}"
+    return where
+
+
+def _hit_line(hit: Any) -> str:
+    text = " ".join(hit.text.split())
+    more = "…" if len(text) > 300 else ""
+    return f"[{hit.score:.3f}] {_where(hit)}\n   {text[:300]}{more}"
+
+
+def add_ask(sub: Any) -> None:
+    p = sub.add_parser(
+        "ask",
+        help="answer a question from the knowledge base, with citations",
+        description="Retrieve the best chunks and have the chat model answer from them only, "
+        "citing [n]. Says so when the knowledge base does not hold the answer.",
+    )
+    p.add_argument("question", help="the question, in any language")
+    _filter_args(p)
+    add_common(p)
+    p.set_defaults(handler=cmd_ask)
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    """Stream an answer, then list its sources (or explain the refusal)."""
+    from rag.answer import answer_stream
+
+    final: dict[str, Any] = {}
+    with KnowledgeBase(settings, role="ask") as kb:
+        collection = kb.collection(args.collection)
+        events = answer_stream(kb, collection, args.question, None, _filters(args), args.top_k)
+        for event in events:
+            if event["type"] == "token" and not args.json:
+                print(event["text"], end="", flush=True)
+            elif event["type"] == "done":
+                final = event
+    if args.json:
+        print_json(final)
+        return EXIT_OK
+    _print_answer_end(final)
+    return EXIT_OK
+
+
+def _print_answer_end(final: dict[str, Any]) -> None:
+    if not final.get("answerable"):
+        if final.get("reason") != "model_declined":
+            print(final.get("answer", ""), end="")
+        print(f"\n\n(not in the knowledge base: {final.get('reason')})")
+        for cand in final.get("candidates", [])[:3]:
+            print(f"  nearest: {show(cand['source'])} [{cand['score']:.3f}]")
+        return
+    print("\n\nSources:")
+    for cit in final.get("citations", []):
+        page = f" p. {cit.get('page_label') or cit['page']}" if cit.get("page") else ""
+        heading = f" › {cit['heading']}" if cit.get("heading") else ""
+        print(f"  [{cit['n']}] {show(cit['source'])}{page}{heading}")
+    if final.get("dropped_citations"):
+        print(f"  (removed citations to no source: {final['dropped_citations']})")
+
+
+def add_serve(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the HTTP API (docs at /docs)",
+        description="Serve the HTTP API with uvicorn. With the embedded store this process owns "
+        "it (one worker); with CHROMA_URL set, --workers N runs several processes.",
+    )
+    p.add_argument("--host", help="bind address (default RAG_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default RAG_PORT or 8000)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (needs CHROMA_URL)")
+    p.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    """Run uvicorn on the app."""
+    import uvicorn
+
+    from rag.api.app import create_app
+    from rag.errors import ConfigError
+    from rag.lock import StoreLock
+
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    url = f"http://{settings.host}:{settings.port}"
+    if args.workers > 1:
+        if not settings.chroma_url:
+            raise ConfigError(
+                "--workers > 1 needs a Chroma server (the embedded store allows one process): "
+                "run `chroma run --path data/chroma-server --port 8001` and set CHROMA_URL"
+            )
+        os.environ.update(RAG_HOST=settings.host, RAG_PORT=str(settings.port))
+        uvicorn.run(
+            "rag.api.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+        )
+        return EXIT_OK
+    lock = None
+    if not settings.chroma_url:  # fail here with a clear message, not inside uvicorn's startup
+        lock = StoreLock(settings.store_path, "serve", url).acquire()
+    try:
+        uvicorn.run(create_app(settings, url), host=settings.host, port=settings.port)
+    finally:
+        if lock is not None:
+            lock.release()
+    return EXIT_OK
