@@ -9,6 +9,10 @@ Matching is Unicode-aware: text and query are NFC, case-folded, and FTS5's `unic
 remove_diacritics 2` folds accents, so "nghi phep nam" finds "nghỉ phép năm" and "eleve"
 finds "élève". unicode61 does not fold "đ" or "ß", so queries also try "đ…" for a word that
 starts with "d" (Vietnamese đ only ever starts a syllable) and "ß" for "ss".
+
+A query is its words, each quoted as an FTS5 string (so no user input is ever FTS syntax), ORed
+and ranked by bm25(); stop words are left out unless there is nothing else, and so are words in
+half the rows or more, whose bm25 weight is ~0 but whose rows cost the most to score.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import unicodedata
 from collections.abc import Iterable
 
 FTS_TABLE = "chunks_fts"
+MAX_TERMS = 32  # a pasted page must not become a 500-term OR query
 TOKENIZE = "unicode61 remove_diacritics 2"
 _CREATE = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(text, heading, "
@@ -48,6 +53,9 @@ _SEARCH = (
 
 # \w without "_": unicode61 splits on underscores, so the two sides tokenize alike.
 WORD_RE = re.compile(r"[^\W_]+")
+# The combining-mark blocks; a regex strips them in one C-speed pass (a per-character
+# unicodedata.combining loop made the relevance check the slowest part of a keyword query).
+_MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 STOP_WORDS = frozenset(
     unicodedata.normalize(
         "NFC",
@@ -133,10 +141,11 @@ def words(text: str) -> list[str]:
     return WORD_RE.findall(unicodedata.normalize("NFC", text).casefold())
 
 
-def fold(word: str) -> str:
-    """A word without diacritics ("đ" becomes "d"), for comparing as unicode61 does."""
-    decomposed = unicodedata.normalize("NFD", word.replace("đ", "d"))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+def fold(text: str) -> str:
+    """Text without diacritics ("đ" becomes "d"), for comparing words as unicode61 does."""
+    if text.isascii():
+        return text
+    return _MARKS.sub("", unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D")))
 
 
 def query_terms(query: str) -> tuple[list[str], list[str]]:
@@ -146,8 +155,8 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
     content, so a query like "the" can rank chunks but never vouch for their relevance.
     """
     seen = list(dict.fromkeys(words(query)))
-    content = [w for w in seen if w not in STOP_WORDS]
-    return content or seen, content
+    content = [w for w in seen if w not in STOP_WORDS][:MAX_TERMS]
+    return content or seen[:MAX_TERMS], content
 
 
 def match_expression(terms: list[str]) -> str | None:
@@ -174,5 +183,5 @@ def matched_share(terms: list[str], text: str) -> float:
     """The share of the query terms that occur in text, ignoring case and diacritics."""
     if not terms:
         return 0.0
-    present = {fold(w) for w in words(text)}
+    present = set(WORD_RE.findall(fold(text.casefold())))
     return sum(fold(t) in present for t in terms) / len(terms)
