@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import itertools
 import math
 import os
 import re
@@ -118,8 +119,17 @@ class _Candidate:
     dense_score: float | None = None
     keyword_rank: int | None = None
     keyword_score: float | None = None
-    share: float = 0.0  # of the query's content words found in the chunk (keyword leg only)
+    content: list[str] | None = None  # the query's content words (keyword leg only)
     fused: float = 0.0
+    _share: float | None = None
+
+    @property
+    def share(self) -> float:
+        """Share of the query's content words in the chunk; computed only when the floor asks."""
+        if self._share is None:
+            text = f"{self.row['heading']}\n{self.row['text']}"
+            self._share = lexical.matched_share(self.content or [], text)
+        return self._share
 
 
 def retrieve(
@@ -142,7 +152,7 @@ def retrieve(
     with search.timed("fuse"):
         ranked = _fuse(dense, keyword)
         floor = kb.settings.min_score if min_score is None else min_score
-        passed = [c for c in ranked if _passes(c, floor)][:top_k]
+        passed = list(itertools.islice((c for c in ranked if _passes(c, floor)), top_k))
         shown = {id(c): _hit(c, mode, explain) for c in [*passed, *ranked[:top_k]]}
         hits = [shown[id(c)] for c in passed]
         candidates = [shown[id(c)] for c in ranked[:top_k]]
@@ -263,7 +273,7 @@ class _Search:
                     row,
                     keyword_rank=rank,
                     keyword_score=score,
-                    share=lexical.matched_share(content, f"{row['heading']}\n{row['text']}"),
+                    content=content,
                 )
                 for rank, (row, score) in enumerate(found, 1)
             ]
@@ -278,7 +288,7 @@ def _fuse(dense: list[_Candidate], keyword: list[_Candidate]) -> list[_Candidate
         known = merged.setdefault(cand.row["chunk_id"], cand)
         if known is not cand:
             known.keyword_rank, known.keyword_score = cand.keyword_rank, cand.keyword_score
-            known.share = cand.share
+            known.content = cand.content
     for cand in merged.values():
         cand.fused = rrf((cand.dense_rank, cand.keyword_rank))
     return sorted(merged.values(), key=_order)

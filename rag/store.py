@@ -45,6 +45,7 @@ class VectorStore:
 
     def __init__(self, client: Any, where: str) -> None:
         self._client = client
+        self._handles: dict[str, Any] = {}
         self.where = where
         self.max_batch = int(client.get_max_batch_size())
 
@@ -127,19 +128,34 @@ class VectorStore:
         self, kb: str, model: str, vector: Sequence[float], n: int
     ) -> list[tuple[str, float]]:
         """Nearest chunk ids with cosine similarity, best first ([] if empty)."""
-        collection = self._get(kb)
-        if collection is None:
+        try:
+            result = self._query_once(kb, model, vector, n, cached=True)
+        except ModelMismatch:
+            raise
+        except Exception:  # the cached handle may be stale (collection dropped elsewhere)
+            result = self._query_once(kb, model, vector, n, cached=False)
+        if result is None:
             return []
-        self._check_pin(kb, collection.metadata or {}, model, len(vector))
-        count = collection.count()
-        if count == 0:
-            return []
-        result = collection.query(
-            query_embeddings=[list(vector)], n_results=min(n, count), include=["distances"]
-        )
         ids = result["ids"][0]
         distances = (result.get("distances") or [[]])[0]
         return [(cid, 1.0 - float(d)) for cid, d in zip(ids, distances, strict=True)]
+
+    def _query_once(
+        self, kb: str, model: str, vector: Sequence[float], n: int, cached: bool
+    ) -> Any:
+        collection = self._handle(kb) if cached else self._get(kb)
+        if collection is None:
+            return None
+        self._check_pin(kb, collection.metadata or {}, model, len(vector))
+        # n larger than the collection is fine in Chroma 1.x: no count() round trip needed.
+        return collection.query(query_embeddings=[list(vector)], n_results=n, include=["distances"])
+
+    def _handle(self, kb: str) -> Any:
+        """The collection, cached: looking it up costs a round trip per query on a server."""
+        collection = self._handles.get(kb)
+        if collection is None:
+            collection = self._get(kb)
+        return collection
 
     @_translated
     def count(self, kb: str) -> int:
@@ -158,18 +174,23 @@ class VectorStore:
         """Delete a whole collection."""
         if self._get(kb) is not None:
             self._client.delete_collection(PREFIX + kb)
+        self._handles.pop(kb, None)
 
     def _get(self, kb: str) -> Any:
         from chromadb.errors import NotFoundError
 
         try:
-            return self._client.get_collection(PREFIX + kb, embedding_function=None)
+            collection = self._client.get_collection(PREFIX + kb, embedding_function=None)
         except NotFoundError:
+            self._handles.pop(kb, None)
             return None
         except ValueError as exc:  # older clients raise ValueError for a missing collection
             if "does not exist" in str(exc):
+                self._handles.pop(kb, None)
                 return None
             raise
+        self._handles[kb] = collection
+        return collection
 
     def _writable(self, kb: str, model: str, dim: int) -> Any:
         # Not get_or_create: with metadata it would overwrite the pin of an existing collection.
