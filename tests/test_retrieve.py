@@ -12,17 +12,9 @@ import pytest
 from ingest.run import ingest_paths
 from rag import lexical
 from rag.errors import BadRequest
+from rag.filters import Filters, since_iso, source_matches
 from rag.kb import KnowledgeBase
-from rag.retrieve import (
-    DEFAULT_MIN_SCORE,
-    EF_SEARCH,
-    Filters,
-    dense_search,
-    retrieve,
-    rrf,
-    since_iso,
-    source_matches,
-)
+from rag.retrieve import DEFAULT_MIN_SCORE, EF_SEARCH, dense_search, retrieve, rrf
 from rag.store import HNSW
 from tests.conftest import REPO
 
