@@ -169,11 +169,9 @@ def _add_collections(sub: Any) -> None:
 def cmd_collections(settings: Settings, args: argparse.Namespace) -> int:
     """Print every collection with its document and chunk counts."""
     with KnowledgeBase(settings, role="collections") as kb:
-        names = sorted(set(kb.catalog.collections()) | set(kb.store.names()))
         rows = [
-            {"name": n, "documents": c[0], "chunks": c[1]}
-            for n in names
-            for c in [kb.catalog.counts(n)]
+            {"name": name, "documents": docs, "chunks": chunks}
+            for name, (docs, chunks) in kb.collection_counts().items()
         ]
     if args.json:
         print_json({"collections": rows})

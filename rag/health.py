@@ -37,11 +37,11 @@ def check_all(settings: Settings) -> dict[str, Any]:
     try:
         with KnowledgeBase(settings, role="doctor") as kb:
             where = settings.chroma_url or str(settings.store_path)
-            names = sorted(set(kb.catalog.collections()) | set(kb.store.names()))
-            docs = sum(kb.catalog.counts(n)[0] for n in names)
+            counts = kb.collection_counts()
+            docs = sum(d for d, _ in counts.values())
             checks["store"] = {
                 "ok": True,
-                "detail": f"Chroma at {where}: {len(names)} collections, {docs} documents",
+                "detail": f"Chroma at {where}: {len(counts)} collections, {docs} documents",
             }
     except RagError as exc:
         checks["store"] = {"ok": False, "detail": str(exc)}

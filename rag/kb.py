@@ -86,6 +86,11 @@ class KnowledgeBase:
         except ConfigError as exc:  # a name from a request or flag is the caller's mistake
             raise BadRequest(str(exc)) from None
 
+    def collection_counts(self) -> dict[str, tuple[int, int]]:
+        """Every collection (in the catalog or in Chroma) with its (documents, chunks)."""
+        names = sorted(set(self.catalog.collections()) | set(self.store.names()))
+        return {name: self.catalog.counts(name) for name in names}
+
     def repair(self, collection: str) -> int:
         """Delete vectors left behind by an interrupted run; return how many."""
         orphans = self.catalog.orphans(collection)

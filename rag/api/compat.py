@@ -79,8 +79,7 @@ def validation_message(errors: Any) -> str:
 
 def known_collections(kb: KnowledgeBase) -> list[str]:
     """Collections offered as models: those with documents or vectors, and the default."""
-    names = set(kb.catalog.collections()) | set(kb.store.names()) | {kb.settings.collection}
-    return sorted(names)
+    return sorted(set(kb.collection_counts()) | {kb.settings.collection})
 
 
 def model_name(collection: str) -> str:

@@ -14,9 +14,8 @@ router = APIRouter(tags=["collections"])
 @router.get("/collections")
 def list_collections(kb: KB) -> dict[str, Any]:
     """Every collection with its document and chunk counts."""
-    names = sorted(set(kb.catalog.collections()) | set(kb.store.names()))
-    rows = []
-    for name in names:
-        documents, chunks = kb.catalog.counts(name)
-        rows.append({"name": name, "documents": documents, "chunks": chunks})
+    rows = [
+        {"name": name, "documents": documents, "chunks": chunks}
+        for name, (documents, chunks) in kb.collection_counts().items()
+    ]
     return {"collections": rows, "default": kb.settings.collection}

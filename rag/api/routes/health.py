@@ -20,8 +20,7 @@ def health(state: State) -> JSONResponse:
     kb = state.kb
     checks: dict[str, Any] = check_ollama(state.settings, kb.ollama)
     try:
-        names = sorted(set(kb.catalog.collections()) | set(kb.store.names()))
-        counts = {name: kb.catalog.counts(name) for name in names}
+        counts = kb.collection_counts()
         checks["store"] = {"ok": True, "detail": kb.store.where}
     except RagError as exc:
         counts = {}
