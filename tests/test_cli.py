@@ -91,6 +91,7 @@ def test_collections_are_separate_from_the_cli(env, capsys):
     code, out, _ = run(capsys, "list", "--json")
     assert json.loads(out)["documents"] == []
     code, out, _ = run(capsys, "collections", "--json")
+    assert code == 0
     assert json.loads(out)["collections"] == [{"name": "hr", "documents": 1, "chunks": 6}]
 
 
