@@ -30,8 +30,7 @@ def ingest_paths(
         if not (prune and _prune_one(kb, collection, raw, report)):
             report.fail(raw, "no such file or directory")
     for path in found.unsupported:
-        kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-        report.fail(str(path), f"unsupported file type '{path.suffix}' (supported: {kinds})")
+        report.fail(str(path), unsupported_message(path.suffix))
     pipeline = Pipeline(kb, collection, report, on_progress)
     items, unreadable = file_items(found.files)
     for source, error in unreadable:
@@ -69,18 +68,26 @@ def ingest_uploads(
 ) -> IngestReport:
     """Ingest uploaded files (name, bytes); each is stored under the source `uploads/<name>`."""
     report = IngestReport(collection)
-    items = []
+    items: dict[str, Item] = {}
     for name, data in uploads:
         source = upload_source(name)
         if Path(source).suffix.lower() not in SUPPORTED_SUFFIXES:
-            kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-            report.fail(
-                source, f"unsupported file type '{Path(source).suffix}' (supported: {kinds})"
-            )
-            continue
-        items.append(Item(source, len(data), 0, functools.partial(bytes, data)))
-    Pipeline(kb, collection, report).run(items)
+            report.fail(source, unsupported_message(Path(source).suffix))
+        elif source in items:
+            report.fail(source, "two files with this name in one upload: send them separately")
+            del items[source]
+        elif any(f["path"] == source for f in report.failed):
+            continue  # a third copy of a duplicated name: already reported
+        else:
+            items[source] = Item(source, len(data), 0, functools.partial(bytes, data))
+    Pipeline(kb, collection, report).run(list(items.values()))
     return report
+
+
+def unsupported_message(suffix: str) -> str:
+    """Why a file type is refused, with what is accepted."""
+    kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
+    return f"unsupported file type '{suffix}' (supported: {kinds})"
 
 
 def upload_source(filename: str) -> str:

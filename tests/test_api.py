@@ -207,3 +207,19 @@ def test_openapi_docs_are_served(api):
         "/collections",
         "/health",
     } <= set(paths)
+
+
+def test_two_files_with_one_name_in_an_upload_are_refused(api, docs):
+    files = [
+        ("files", ("notes.md", b"# A\n\nFirst version about pumps.\n")),
+        ("files", ("sub/notes.md", b"# B\n\nSecond version about valves.\n")),
+        ("files", ("handbook.md", (docs / "handbook.md").read_bytes())),
+    ]
+    summary = api.post("/documents", files=files).json()
+    assert summary["failed"] == [
+        {
+            "path": "uploads/notes.md",
+            "error": "two files with this name in one upload: send them separately",
+        }
+    ]
+    assert summary["added"] == ["uploads/handbook.md"]
