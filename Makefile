@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)  ## ingest data/ and search it (uses Ollama, or the test double when none runs)
+demo: $(STAMP)  ## ingest data/, search it and ask it (Ollama, or the test double when none runs)
 	$(BIN)/python scripts/demo.py
 
 test: $(STAMP)  ## run the whole test suite (starts its own Ollama double and Chroma server)

@@ -1,8 +1,9 @@
-"""`make demo`: ingest data/ and search it, with Ollama or (when none answers) the test double."""
+"""`make demo`: ingest data/, search it and ask it, with Ollama or else the test double."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,10 +11,11 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+SEARCHES = ["nghỉ phép năm bao nhiêu ngày", "error E7 dust bin"]
 QUESTIONS = [
     "How many days of annual leave do employees get?",
-    "nghỉ phép năm bao nhiêu ngày",
-    "What does error E7 mean on the robot?",
+    "Mỗi nhân viên được bao nhiêu ngày nghỉ phép năm?",
+    "What is the cafeteria menu on Friday?",
 ]
 
 
@@ -43,14 +45,14 @@ def start_double() -> tuple[subprocess.Popen[str], str]:
 
 def rag(*args: str, env: dict[str, str]) -> None:
     """Run one `rag` command, echoing it first."""
-    print(f"\n$ rag {' '.join(args)}", flush=True)
+    print(f"\n$ rag {shlex.join(args)}", flush=True)
     code = subprocess.call([sys.executable, "-m", "rag.cli", *args], cwd=REPO, env=env)
     if code not in (0, 3):
         raise SystemExit(code)
 
 
 def main() -> None:
-    """Ingest the sample knowledge base and run a few searches."""
+    """Ingest the sample knowledge base, run two searches and ask three questions."""
     env = dict(os.environ)
     host = env.get("OLLAMA_HOST", "http://localhost:11434")
     host = host if "://" in host else f"http://{host}"
@@ -68,8 +70,10 @@ def main() -> None:
         env.setdefault("RAG_CHROMA_PATH", str(REPO / "data" / "chroma-double"))
     try:
         rag("ingest", "data/", "--collection", "demo", env=env)
+        for query in SEARCHES:
+            rag("search", query, "--collection", "demo", "--top-k", "2", env=env)
         for question in QUESTIONS:
-            rag("search", question, "--collection", "demo", "--top-k", "2", env=env)
+            rag("ask", question, "--collection", "demo", env=env)
     finally:
         if double is not None:
             double.terminate()
