@@ -1,0 +1,179 @@
+"""Ingest: embedder efficiency with a 5 ms/chunk double, and raw pipeline throughput vs Chroma.
+
+Efficiency = the double's busy time / ingest wall time (1.0: the embedder never waits for us).
+Throughput runs the same pipeline against a zero-cost double and compares it with Chroma's own
+upsert rate for the very vectors and metadata it wrote, in batches of the pipeline's size.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, cast
+
+from bench.common import EMBED_COST_S, SHARED, DoubleProc, bench_settings
+from bench.report import Report
+from bench.stores import release_chroma
+from ingest.pipeline import WRITE_BATCH
+from ingest.run import ingest_paths
+from rag.kb import KnowledgeBase
+from rag.store import HNSW, PREFIX
+
+COLLECTION = "bench"
+PDFS = SHARED / "corpus" / "pdfs"
+SCIFACT = SHARED / "eval" / "scifact" / "corpus.jsonl"
+THROUGHPUT_DOCS = 2000  # SciFact abstracts in the default throughput run (all under --large)
+QUICK_PDFS = ("gdoc_export.pdf", "latex_multicolumn.pdf", "minutes_fr_2023-06-20.pdf")
+
+
+def scifact_folder(dest: Path, limit: int | None) -> Path:
+    """Write SciFact abstracts as <id>.txt files (title, blank line, abstract) into dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    with SCIFACT.open(encoding="utf-8") as lines:
+        for n, line in enumerate(lines):
+            if limit is not None and n >= limit:
+                break
+            doc = json.loads(line)
+            text = f"{doc.get('title', '').strip()}\n\n{doc.get('text', '').strip()}\n"
+            (dest / f"{doc['_id']}.txt").write_text(text, encoding="utf-8")
+    return dest
+
+
+def corpora(tmp: Path, quick: bool) -> dict[str, list[str]]:
+    """name -> paths to ingest: the shared PDFs and SciFact as text files."""
+    pdfs = [str(PDFS / name) for name in QUICK_PDFS] if quick else [str(PDFS)]
+    scifact = scifact_folder(tmp / "scifact", 300 if quick else None)
+    return {"pdfs": pdfs, "scifact": [str(scifact)]}
+
+
+def ingest_once(double: DoubleProc, data_dir: Path, paths: list[str]) -> dict[str, Any]:
+    """Ingest paths into a fresh store; wall time and the double's statistics."""
+    shutil.rmtree(data_dir, ignore_errors=True)
+    settings = bench_settings(double.url, data_dir)
+    with KnowledgeBase(settings, role="bench") as kb:
+        before = double.stats()
+        started = time.perf_counter()
+        result = ingest_paths(kb, COLLECTION, paths)
+        wall = time.perf_counter() - started
+        after = double.stats()
+        gaps = double.lock_gaps()
+    busy = after["busy_s"] - before["busy_s"]
+    return {
+        "wall_s": round(wall, 2),
+        "busy_s": round(busy, 2),
+        "efficiency": round(busy / wall, 3),
+        "chunks": result.chunks,
+        "files_added": len(result.added),
+        "files_failed": len(result.failed),
+        "embed_requests": after["embed_requests"] - before["embed_requests"],
+        "embed_inputs": after["embed_inputs"] - before["embed_inputs"],
+        "max_batch": after["max_batch"],
+        "double_handoff_s": gaps.get("handoff_s"),
+        "double_starved_s": gaps.get("starved_s"),
+        "store": str(settings.store_path),
+    }
+
+
+def chroma_baseline(store_path: str, scratch: Path) -> dict[str, Any]:
+    """Upsert the vectors + metadata the pipeline wrote into a fresh collection, same config."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    quiet = ChromaSettings(anonymized_telemetry=False)
+    source = chromadb.PersistentClient(path=store_path, settings=quiet)
+    got = source.get_collection(PREFIX + COLLECTION, embedding_function=None).get(
+        include=["embeddings", "metadatas"]
+    )
+    ids, vectors, metas = got["ids"], got["embeddings"], got["metadatas"]
+    assert vectors is not None and metas is not None
+    client = chromadb.PersistentClient(path=str(scratch), settings=quiet)
+    target = client.create_collection(
+        "baseline", embedding_function=None, configuration=cast(Any, {"hnsw": HNSW})
+    )
+    started = time.perf_counter()
+    for at in range(0, len(ids), WRITE_BATCH):
+        end = at + WRITE_BATCH
+        target.upsert(ids=ids[at:end], embeddings=vectors[at:end], metadatas=metas[at:end])
+    seconds = time.perf_counter() - started
+    dim = len(vectors[0]) if len(ids) else 0
+    return {
+        "vectors": len(ids),
+        "dim": dim,
+        "seconds": round(seconds, 2),
+        "per_s": len(ids) / seconds,
+    }
+
+
+def efficiency_row(report: Report, name: str, run: dict[str, Any]) -> None:
+    """One efficiency row."""
+    ideal = run["embed_inputs"] * EMBED_COST_S
+    handoff = run.get("double_handoff_s")
+    note = ""
+    if handoff is not None:  # the double's own gaps are not time it waited for us
+        run["efficiency_excl_double"] = fair = run["busy_s"] / (run["wall_s"] - handoff)
+        waited = run["wall_s"] - run["busy_s"] - handoff
+        note = (
+            f"double idle {run['wall_s'] - run['busy_s']:.1f} s = waiting for us {waited:.1f} s "
+            f"+ its own lock handoff {handoff:.1f} s -> {fair:.2f} excluding the handoff"
+        )
+    report.add(
+        "ingest",
+        f"efficiency {name} ({run['chunks']} chunks, {EMBED_COST_S * 1000:.0f} ms/chunk)",
+        f"{run['efficiency']:.2f} (busy {run['busy_s']:.1f} s / wall {run['wall_s']:.1f} s)",
+        baseline=f"1.00 (embedder-bound; {ideal:.1f} s of it is the 5 ms cost)",
+        ratio=f"{run['wall_s'] / max(ideal, 1e-9):.2f}x cost-only wall",
+        note=note,
+        data=run,
+    )
+
+
+def efficiency(report: Report, double: DoubleProc, tmp: Path, name: str, paths: list[str]) -> None:
+    """Ingest with the double costing EMBED_COST_S per input; busy/wall."""
+    double.reset()
+    double.configure(embed_cost_s=EMBED_COST_S)
+    result = ingest_once(double, tmp / f"eff-{name}", paths)
+    report.raw.setdefault("ingest", {})[f"efficiency_{name}"] = result
+    efficiency_row(report, name, result)
+    double.reset()
+
+
+def throughput(report: Report, double: DoubleProc, tmp: Path, name: str, paths: list[str]) -> None:
+    """Ingest with a zero-cost double, then Chroma alone upserting the same vectors."""
+    double.reset()
+    fast = ingest_once(double, tmp / f"raw-{name}", paths)
+    base = chroma_baseline(fast["store"], tmp / f"base-{name}")
+    fast["chunks_per_s"] = rate = fast["chunks"] / fast["wall_s"]
+    data = {"pipeline": fast, "chroma": base}
+    report.raw.setdefault("ingest", {})[f"throughput_{name}"] = data
+    report.add(
+        "ingest",
+        f"throughput {name}, zero-cost double ({fast['chunks']} chunks)",
+        f"{rate:.0f} chunks/s",
+        baseline=f"Chroma upsert same {base['vectors']}x{base['dim']}: {base['per_s']:.0f}/s",
+        ratio=f"{rate / base['per_s']:.2f}x Chroma",
+        data=data,
+    )
+
+
+def run(report: Report, double: DoubleProc, root: Path, plan: dict[str, Any]) -> None:
+    """Efficiency on both corpora, throughput on SciFact (more under --large)."""
+    tmp = Path(tempfile.mkdtemp(prefix="ingest-", dir=root))
+    sources = corpora(tmp, plan["quick"])
+    fast = DoubleProc(root / "fast-double.log", module="bench.fast_double")
+    try:
+        for name, paths in sources.items():
+            efficiency(report, fast, tmp, name, paths)
+        if plan["large"]:  # minutes more: the stock double's CPU, the parse-bound PDFs
+            efficiency(report, double, tmp, "scifact, stock double", sources["scifact"])
+            throughput(report, fast, tmp, "pdfs", sources["pdfs"])
+        # A subset by default keeps `make bench` short; the whole of SciFact under --large.
+        docs = 300 if plan["quick"] else None if plan["large"] else THROUGHPUT_DOCS
+        subset = [str(scifact_folder(tmp / "scifact-sub", docs))]
+        throughput(report, fast, tmp, f"scifact[:{docs or 'all'}]", subset)
+    finally:
+        fast.stop()
+        release_chroma()
+        shutil.rmtree(tmp, ignore_errors=True)
