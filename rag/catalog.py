@@ -202,45 +202,64 @@ class Catalog:
         self, collection: str, record: DocumentRecord, mtime_ns: int, chunks: list[Chunk]
     ) -> list[str]:
         """Make a document version current in one transaction; return the ids it replaced."""
+        return self.commit_many(collection, [(record, mtime_ns, chunks)])
+
+    def commit_many(
+        self, collection: str, versions: list[tuple[DocumentRecord, int, list[Chunk]]]
+    ) -> list[str]:
+        """Make several document versions current in one transaction; return the replaced ids."""
+        replaced: list[str] = []
         with self.transaction() as db:
-            old = self._drop_document(db, collection, record.doc_id, record.source)
-            db.execute(
-                f"INSERT INTO documents (collection, {_DOC_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            for record, mtime_ns, chunks in versions:
+                old = self._drop_document(db, collection, record.doc_id, record.source)
+                self._insert_version(db, collection, record, mtime_ns, chunks)
+                current = {c.id for c in chunks}
+                replaced.extend(cid for cid in old if cid not in current)
+        return replaced
+
+    @staticmethod
+    def _insert_version(
+        db: sqlite3.Connection,
+        collection: str,
+        record: DocumentRecord,
+        mtime_ns: int,
+        chunks: list[Chunk],
+    ) -> None:
+        db.execute(
+            f"INSERT INTO documents (collection, {_DOC_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                collection,
+                record.doc_id,
+                record.source,
+                record.sha256,
+                record.kind,
+                len(chunks),
+                record.pages,
+                record.size,
+                mtime_ns,
+                record.ingested_at,
+                json.dumps(record.warnings, ensure_ascii=False),
+            ),
+        )
+        db.executemany(
+            "INSERT INTO chunks (collection, chunk_id, doc_id, idx, source, text, heading, "
+            "page, page_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
                 (
                     collection,
-                    record.doc_id,
-                    record.source,
-                    record.sha256,
-                    record.kind,
-                    len(chunks),
-                    record.pages,
-                    record.size,
-                    mtime_ns,
-                    record.ingested_at,
-                    json.dumps(record.warnings, ensure_ascii=False),
-                ),
-            )
-            db.executemany(
-                "INSERT INTO chunks (collection, chunk_id, doc_id, idx, source, text, heading, "
-                "page, page_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        collection,
-                        c.id,
-                        c.doc_id,
-                        c.index,
-                        c.source,
-                        c.text,
-                        c.heading,
-                        c.page,
-                        c.page_label,
-                    )
-                    for c in chunks
-                ],
-            )
-        current = {c.id for c in chunks}
-        return [cid for cid in old if cid not in current]
+                    c.id,
+                    c.doc_id,
+                    c.index,
+                    c.source,
+                    c.text,
+                    c.heading,
+                    c.page,
+                    c.page_label,
+                )
+                for c in chunks
+            ],
+        )
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
         """Record a new file stat for an unchanged document (same hash, new mtime)."""

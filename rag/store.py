@@ -117,8 +117,10 @@ class VectorStore:
     @_translated
     def delete(self, kb: str, ids: Sequence[str]) -> None:
         """Remove vectors by id; unknown ids are ignored."""
+        if not ids:
+            return
         collection = self._get(kb)
-        if collection is None or not ids:
+        if collection is None:
             return
         for start in range(0, len(ids), self.max_batch):
             collection.delete(ids=list(ids[start : start + self.max_batch]))
