@@ -71,6 +71,7 @@ class Pipeline:
         self._fatal: BaseException | None = None
         self._report_lock = threading.Lock()
         self._budget = 0
+        self._known: dict[str, tuple[str, int, int]] = {}
         self._loaded: queue.Queue[Job | None] = queue.Queue(maxsize=8)
         self._batches: queue.Queue[list[tuple[Job, int]] | None] = queue.Queue(maxsize=4)
         self._done: queue.Queue[Job | None] = queue.Queue()
@@ -81,6 +82,8 @@ class Pipeline:
         self.progress.files_total = len(items)
         self.progress.bytes_total = sum(i.size for i in items)
         self.kb.repair(self.collection)
+        # One query for every file's last stat, not one per file while the writer holds the db.
+        self._known = self.kb.catalog.stats(self.collection)
         if items:
             self._budget = self._chunk_budget()
             self._run_stages(items)
@@ -159,7 +162,7 @@ class Pipeline:
 
     def _prepare(self, item: Item) -> Job | None:
         catalog = self.kb.catalog
-        known = catalog.stat_of(self.collection, item.source)
+        known = self._known.get(item.source)
         if known and known[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
             self._finish(item, "unchanged")
             return None

@@ -96,14 +96,14 @@ class Catalog:
         """One document by source path, or None."""
         return self._one(collection, "source", source)
 
-    def stat_of(self, collection: str, source: str) -> tuple[str, int, int] | None:
-        """(sha256, size, mtime_ns) recorded for a source, for the unchanged-file fast path."""
+    def stats(self, collection: str) -> dict[str, tuple[str, int, int]]:
+        """source → (sha256, size, mtime_ns) for every document: the unchanged-file fast path."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT sha256, size, mtime_ns FROM documents WHERE collection=? AND source=?",
-                (collection, source),
-            ).fetchone()
-        return (row[0], row[1], row[2]) if row else None
+            rows = self._db.execute(
+                "SELECT source, sha256, size, mtime_ns FROM documents WHERE collection=?",
+                (collection,),
+            ).fetchall()
+        return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
     def chunk_ids(self, collection: str, doc_id: str) -> list[str]:
         """Ids of a document's committed chunks."""
