@@ -33,7 +33,7 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 bench: $(STAMP)  ## run the benchmarks (writes bench/results/*.json)
 	$(BIN)/python -m bench.run
 
-bench-large: $(STAMP)  ## the benchmarks at 1M chunks too (about half an hour)
+bench-large: $(STAMP)  ## the benchmarks with 1M chunks too (an hour or more)
 	$(BIN)/python -m bench.run --large
 
 screenshot: $(STAMP)  ## screenshot of the chat page for the README (docs/chat-page.png)
