@@ -122,6 +122,18 @@ def make_settings(ollama_url: str, data_dir: Path, **overrides):
     return Settings(**base).validated()
 
 
+@pytest.fixture()
+def cli_env(monkeypatch, tmp_path, ollama) -> Path:
+    """Environment for `rag.cli.main`: the double, a private data dir, cwd in tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    for var in ("CHROMA_URL", "CHROMA_HOST", "RAG_COLLECTION", "RAG_CHROMA_PATH"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OLLAMA_HOST", ollama.url)
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("RAG_OLLAMA_RETRIES", "1")
+    return tmp_path
+
+
 @pytest.fixture(params=["embedded", "server"])
 def store_mode(request):
     """Run a test against the embedded store and against a Chroma server."""

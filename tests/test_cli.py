@@ -12,15 +12,9 @@ from tests.conftest import REPO, _free_port
 
 
 @pytest.fixture()
-def env(monkeypatch, tmp_path, ollama):
-    """Environment for the CLI: the double, a private data dir, cwd in tmp."""
-    monkeypatch.chdir(tmp_path)
-    for var in ("CHROMA_URL", "CHROMA_HOST", "RAG_COLLECTION", "RAG_CHROMA_PATH"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("OLLAMA_HOST", ollama.url)
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("RAG_OLLAMA_RETRIES", "1")
-    docs = tmp_path / "docs"
+def env(cli_env):
+    """The CLI's environment with a private copy of the sample documents in ./docs."""
+    docs = cli_env / "docs"
     shutil.copytree(REPO / "data", docs, ignore=shutil.ignore_patterns("chroma*"))
     return docs
 

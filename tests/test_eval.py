@@ -29,15 +29,9 @@ QRELS = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td3\t2\nq3\td4\t1\nq3\td2\t0\
 
 
 @pytest.fixture()
-def env(monkeypatch, tmp_path, ollama):
-    """The CLI's environment: the double, a private data dir, cwd in tmp."""
-    monkeypatch.chdir(tmp_path)
-    for var in ("CHROMA_URL", "CHROMA_HOST", "RAG_COLLECTION", "RAG_CHROMA_PATH"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("OLLAMA_HOST", ollama.url)
-    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "state"))
-    monkeypatch.setenv("RAG_OLLAMA_RETRIES", "1")
-    return tmp_path
+def env(cli_env):
+    """The CLI's environment (see conftest.cli_env)."""
+    return cli_env
 
 
 @pytest.fixture()
