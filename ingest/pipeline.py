@@ -113,12 +113,21 @@ class Pipeline:
         ]
         for thread in workers + embedders:
             thread.start()
-        while any(t.is_alive() for t in embedders):
-            self._tick(0.1, embedders)
-        self._done.put(END)
-        while any(t.is_alive() for t in workers):
-            self._tick(0.1, workers)
+        try:
+            self._wait(embedders)
+        except BaseException:  # Ctrl-C: stop feeding; the writer still commits finished documents
+            self._stop.set()
+            raise
+        finally:
+            for thread in embedders:
+                thread.join()
+            self._done.put(END)
+            self._wait(workers)
         self._tick(0.0, [])
+
+    def _wait(self, threads: list[threading.Thread]) -> None:
+        while any(t.is_alive() for t in threads):
+            self._tick(0.1, threads)
 
     def _tick(self, wait: float, threads: list[threading.Thread]) -> None:
         # Join a thread that is still alive: joining a finished one returns at once, and the
