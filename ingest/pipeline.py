@@ -13,19 +13,21 @@ import os
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.chunker import chunk_document, estimate_tokens
-from ingest.loaders import load_bytes
+from ingest.chunker import estimate_tokens
+from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
 from rag.catalog import now_iso
-from rag.errors import DocumentError, EmptyDocument, InputTooLong, RagError
+from rag.errors import DocumentError, InputTooLong, RagError
 from rag.kb import KnowledgeBase
-from rag.models import Chunk, DocumentRecord
+from rag.models import Chunk, Document, DocumentRecord
 
 END = None
 HEADING_CHARS = 200  # heading text prepended to each chunk when embedding
@@ -44,6 +46,16 @@ class Job:
     vectors: list[list[float] | None] = field(default_factory=list)
     remaining: int = 0
     error: str | None = None
+
+
+@dataclass
+class _Parsing:
+    """A file being parsed (in this thread or in a worker process)."""
+
+    item: Item
+    existed: bool
+    size: int
+    future: Future[tuple[Document, list[Chunk]]]
 
 
 def embed_text(chunk: Chunk) -> str:
@@ -72,6 +84,8 @@ class Pipeline:
         self._report_lock = threading.Lock()
         self._budget = 0
         self._known: dict[str, tuple[str, int, int]] = {}
+        self._parsers = Parsers(self.settings.parse_workers)
+        self._window = 2 * self.settings.parse_workers  # parses in flight ahead of the embedder
         self._loaded: queue.Queue[Job | None] = queue.Queue(maxsize=8)
         self._batches: queue.Queue[list[tuple[Job, int]] | None] = queue.Queue(maxsize=4)
         self._done: queue.Queue[Job | None] = queue.Queue()
@@ -84,6 +98,7 @@ class Pipeline:
         self.kb.repair(self.collection)
         # One query for every file's last stat, not one per file while the writer holds the db.
         self._known = self.kb.catalog.stats(self.collection)
+        self._parsers.plan(items)
         if items:
             self._budget = self._chunk_budget()
             self._run_stages(items)
@@ -158,18 +173,27 @@ class Pipeline:
     # -- stage 1: read, hash, skip unchanged, parse, chunk ---------------------------------------
 
     def _load(self, items: list[Item]) -> None:
+        pending: deque[_Parsing] = deque()
         try:
             for item in items:
                 if self._stop.is_set():
                     return
                 self.progress.current = item.source
-                job = self._prepare(item)
-                if job is not None and not self._put(self._loaded, job):
+                parsing = self._start(item)
+                if parsing is not None:
+                    pending.append(parsing)
+                while pending and (len(pending) > self._window or pending[0].future.done()):
+                    if not self._hand_on(pending.popleft()):
+                        return
+            while pending:
+                if not self._hand_on(pending.popleft()):
                     return
         finally:
+            self._parsers.close()
             self._put(self._loaded, END)
 
-    def _prepare(self, item: Item) -> Job | None:
+    def _start(self, item: Item) -> _Parsing | None:
+        """Skip an unchanged file, or read and hash it and start parsing it."""
         catalog = self.kb.catalog
         known = self._known.get(item.source)
         if known and known[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
@@ -177,44 +201,56 @@ class Pipeline:
             return None
         try:
             data = item.read()
-            sha = hashlib.sha256(data).hexdigest()
-            if known and known[0] == sha:
-                record = catalog.by_source(self.collection, item.source)
-                if record is not None:
-                    catalog.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
-                self._finish(item, "unchanged")
-                return None
-            return self._parse(item, data, existed=known is not None)
-        except DocumentError as exc:
-            self._finish(item, "failed", str(exc))
         except OSError as exc:
             self._finish(item, "failed", f"cannot read: {exc.strerror or exc}")
+            return None
+        if known and known[0] == hashlib.sha256(data).hexdigest():
+            record = catalog.by_source(self.collection, item.source)
+            if record is not None:
+                catalog.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
+            self._finish(item, "unchanged")
+            return None
+        args = (
+            item.source,
+            data,
+            doc_id_for(item.source),
+            self._budget,
+            self.settings.chunk_overlap,
+        )
+        future = self._parsers.submit(item.source, args)
+        return _Parsing(item, known is not None, len(data), future)
+
+    def _hand_on(self, parsing: _Parsing) -> bool:
+        """Turn a finished parse into a Job for the embedder, or record why the file failed."""
+        item = parsing.item
+        try:
+            doc, chunks = parsing.future.result()
+        except DocumentError as exc:
+            self._finish(item, "failed", str(exc))
+            return True
         except RagError:
             raise
-        except Exception as exc:  # a parser bug on one file is that file's failure
+        except Exception as exc:  # a parser bug or crash on one file is that file's failure
             self._finish(item, "failed", f"unexpected {type(exc).__name__}: {exc}")
-        return None
+            return True
+        return self._put(self._loaded, self._job(parsing, doc, chunks))
 
-    def _parse(self, item: Item, data: bytes, existed: bool) -> Job:
-        doc = load_bytes(item.source, data)
-        doc_id = doc_id_for(item.source)
-        chunks = chunk_document(doc, doc_id, self._budget, self.settings.chunk_overlap)
-        if not chunks:
-            raise EmptyDocument("no text to index")
+    def _job(self, parsing: _Parsing, doc: Document, chunks: list[Chunk]) -> Job:
         record = DocumentRecord(
-            doc_id=doc_id,
-            source=item.source,
+            doc_id=chunks[0].doc_id,
+            source=parsing.item.source,
             sha256=doc.sha256,
             kind=doc.kind,
             chunks=len(chunks),
             pages=doc.pages,
             ingested_at=now_iso(),
-            size=len(data),
+            size=parsing.size,
             warnings=list(doc.warnings),
         )
         self.progress.add(chunks_found=len(chunks))
         texts = [embed_text(c) for c in chunks]
-        return Job(item, record, chunks, texts, existed, [None] * len(chunks), len(chunks))
+        vectors: list[list[float] | None] = [None] * len(chunks)
+        return Job(parsing.item, record, chunks, texts, parsing.existed, vectors, len(chunks))
 
     # -- stage 2: batches across documents ---------------------------------------------------
 

@@ -27,6 +27,7 @@ class Settings:
     embed_query_prefix: str | None = None
     embed_batch: int = 32
     embed_concurrency: int = 2
+    parse_workers: int = 2  # processes parsing big PDFs at once (1: parse in the loader thread)
     keep_alive: str = "30m"
     ollama_timeout: float = 300.0  # seconds; a cold model load can take a minute
     ollama_connect_timeout: float = 5.0
@@ -210,6 +211,7 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "embed_query_prefix": ("RAG_EMBED_QUERY_PREFIX", _prefix),
     "embed_batch": ("RAG_EMBED_BATCH", _positive_int),
     "embed_concurrency": ("RAG_EMBED_CONCURRENCY", _positive_int),
+    "parse_workers": ("RAG_PARSE_WORKERS", _positive_int),
     "keep_alive": ("RAG_KEEP_ALIVE", _keep_alive),
     "ollama_timeout": ("RAG_OLLAMA_TIMEOUT", _positive_float),
     "ollama_connect_timeout": ("RAG_OLLAMA_CONNECT_TIMEOUT", _positive_float),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import pipeline as pipeline_module
+from ingest import parse as parse_module
 from ingest.run import ingest_paths
 from rag.errors import ModelMismatch, ModelNotPulled, OllamaUnavailable
 from rag.kb import KnowledgeBase
@@ -217,7 +217,7 @@ def test_other_embedding_model_is_refused_on_an_existing_collection(settings, do
 
 def test_file_changing_during_ingest_is_indexed_as_read_and_flagged(kb, docs, monkeypatch):
     target = docs / "release-notes.txt"
-    real_load = pipeline_module.load_bytes
+    real_load = parse_module.load_bytes
 
     def load_then_edit(source, data, *args, **kwargs):
         doc = real_load(source, data, *args, **kwargs)
@@ -225,13 +225,13 @@ def test_file_changing_during_ingest_is_indexed_as_read_and_flagged(kb, docs, mo
             target.write_text("Completely new text about quantum teleportation.\n")
         return doc
 
-    monkeypatch.setattr(pipeline_module, "load_bytes", load_then_edit)
+    monkeypatch.setattr(parse_module, "load_bytes", load_then_edit)
     report = ingest_paths(kb, kb.settings.collection, [str(target)])
     assert report.added == [str(target)]
     assert "changed while it was being ingested" in report.warnings[str(target)][0]
     assert "Version 2.4.0" in dense_search(kb, kb.settings.collection, "firmware", 1)[0].text
 
-    monkeypatch.setattr(pipeline_module, "load_bytes", real_load)
+    monkeypatch.setattr(parse_module, "load_bytes", real_load)
     report = ingest_paths(kb, kb.settings.collection, [str(target)])
     assert report.updated == [str(target)]
     assert "teleportation" in dense_search(kb, kb.settings.collection, "quantum", 1)[0].text
@@ -246,3 +246,27 @@ def test_scanned_pages_are_reported_per_page(kb, corpus_dir, tmp_path):
     assert record.pages == 27
     hits = dense_search(kb, kb.settings.collection, "phân tích cú pháp", 3)
     assert hits and all(1 <= h.page <= 27 for h in hits)
+
+
+def test_big_pdfs_parsed_in_worker_processes_give_the_same_index(settings, corpus_dir, tmp_path):
+    pdfs = [
+        corpus_dir / "academic_tracemonkey_2col.pdf",
+        corpus_dir / "vi_report_nlp_parser.pdf",
+        corpus_dir / "encrypted_password_openpassword.pdf",
+    ]
+    results = {}
+    for workers in (1, 2):
+        one = settings.with_(parse_workers=workers, data_dir=tmp_path / f"w{workers}")
+        with KnowledgeBase(one) as kb:
+            report = ingest_paths(kb, one.collection, [str(p) for p in pdfs])
+            ids = {
+                cid
+                for r in kb.catalog.documents(one.collection)
+                for cid in kb.catalog.chunk_ids(one.collection, r.doc_id)
+            }
+            results[workers] = (sorted(report.added), report.failed, ids)
+    assert results[1] == results[2]
+    added, failed, ids = results[2]
+    assert len(added) == 2 and len(ids) > 20
+    assert failed[0]["path"].endswith("encrypted_password_openpassword.pdf")
+    assert "password" in failed[0]["error"]
