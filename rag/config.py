@@ -233,11 +233,6 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
 }
 
 
-def env_var_names() -> list[str]:
-    """Every environment variable we read, for docs and `rag doctor`."""
-    return [var for var, _ in _FIELDS.values()]
-
-
 def field_names() -> set[str]:
     """Names of all Settings fields (kept in step with the variable table by a test)."""
     return {f.name for f in fields(Settings)}

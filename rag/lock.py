@@ -81,16 +81,6 @@ class StoreLock:
         self.release()
 
 
-def read_owner(store_path: Path) -> dict[str, Any]:
-    """Who holds the lock on a store folder, as written by the owner ({} if nobody)."""
-    path = store_path / LOCK_NAME
-    try:
-        text = path.read_text(encoding="utf-8")
-        return json.loads(text) if text.strip() else {}
-    except (OSError, ValueError):
-        return {}
-
-
 def locked_message(store: Path, owner: dict[str, Any]) -> str:
     """Explain who owns the store and how to proceed."""
     who = f"pid {owner.get('pid', '?')}"

@@ -85,12 +85,6 @@ class VectorStore:
         return sorted(n[len(PREFIX) :] for n in names if n.startswith(PREFIX))
 
     @_translated
-    def pinned(self, kb: str) -> dict[str, Any] | None:
-        """The model and dimension a collection was built with, or None if it does not exist."""
-        collection = self._get(kb)
-        return dict(collection.metadata or {}) if collection is not None else None
-
-    @_translated
     def check_pin(self, kb: str, model: str, dim: int | None) -> None:
         """Raise ModelMismatch if an existing collection was built with another model."""
         collection = self._get(kb)
@@ -158,12 +152,6 @@ class VectorStore:
         if collection is None:
             collection = self._get(kb)
         return collection
-
-    @_translated
-    def count(self, kb: str) -> int:
-        """Number of vectors in a collection (0 if it does not exist)."""
-        collection = self._get(kb)
-        return int(collection.count()) if collection is not None else 0
 
     @_translated
     def ids(self, kb: str) -> list[str]:

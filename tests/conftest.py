@@ -122,6 +122,13 @@ def make_settings(ollama_url: str, data_dir: Path, **overrides):
     return Settings(**base).validated()
 
 
+def subprocess_env(ollama_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `rag` subprocess: the double, a private data dir, no inherited RAG_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_"))}
+    env.update(OLLAMA_HOST=ollama_url, RAG_DATA_DIR=str(data_dir), PYTHONPATH=str(REPO), **extra)
+    return env
+
+
 @pytest.fixture()
 def cli_env(monkeypatch, tmp_path, ollama) -> Path:
     """Environment for `rag.cli.main`: the double, a private data dir, cwd in tmp_path."""

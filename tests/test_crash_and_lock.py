@@ -15,7 +15,7 @@ import pytest
 from ingest.run import ingest_paths
 from rag.errors import StoreLocked
 from rag.kb import KnowledgeBase
-from tests.conftest import REPO, make_settings
+from tests.conftest import REPO, make_settings, subprocess_env
 
 
 def write_corpus(folder: Path, files: int = 60) -> None:
@@ -26,17 +26,6 @@ def write_corpus(folder: Path, files: int = 60) -> None:
             for p in range(6)
         )
         (folder / f"note{n:02d}.md").write_text(f"# Note {n}\n\n{body}\n", encoding="utf-8")
-
-
-def cli_env(ollama_url: str, data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_"))}
-    env.update(
-        OLLAMA_HOST=ollama_url,
-        RAG_DATA_DIR=str(data_dir),
-        RAG_EMBED_BATCH="8",
-        PYTHONPATH=str(REPO),
-    )
-    return env
 
 
 def index_ids(settings) -> tuple[set[str], set[str]]:
@@ -59,7 +48,7 @@ def test_killing_ingest_at_any_moment_then_rerunning_gives_the_clean_index(ollam
     assert clean_vectors == clean_chunks
 
     ollama.configure(embed_cost_s=0.01)
-    env = cli_env(ollama.url, tmp_path / "crashy")
+    env = subprocess_env(ollama.url, tmp_path / "crashy", RAG_EMBED_BATCH="8")
     command = [sys.executable, "-m", "rag.cli", "ingest", str(docs), "--json"]
     partial = []
     # Kill once the run has embedded k more inputs, plus a little: lands in every stage.
@@ -124,7 +113,7 @@ def test_a_second_process_cannot_open_a_store_that_rag_serve_owns(ollama, tmp_pa
 
         done = subprocess.run(
             [sys.executable, "-m", "rag.cli", "ingest", str(REPO / "data" / "handbook.md")],
-            env=cli_env(ollama.url, tmp_path / "data"),
+            env=subprocess_env(ollama.url, tmp_path / "data"),
             capture_output=True,
             text=True,
         )

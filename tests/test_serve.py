@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -11,15 +10,14 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import REPO, _free_port
+from tests.conftest import REPO, _free_port, subprocess_env
 
 
 @pytest.fixture()
 def served(ollama, tmp_path):
     """`rag serve` on a free port with the double, a private data dir; yields (url, env)."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_"))}
-    env.update(OLLAMA_HOST=ollama.url, RAG_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO))
+    env = subprocess_env(ollama.url, tmp_path / "data")
     proc = subprocess.Popen(
         [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
         env=env,
@@ -84,8 +82,7 @@ def test_cli_ingest_beside_the_server_stops_with_instructions(served, tmp_path):
 
 
 def test_several_workers_need_a_chroma_server(ollama, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "CHROMA_"))}
-    env.update(OLLAMA_HOST=ollama.url, RAG_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO))
+    env = subprocess_env(ollama.url, tmp_path / "data")
     done = subprocess.run(
         [sys.executable, "-m", "rag.cli", "serve", "--workers", "2"],
         env=env,
