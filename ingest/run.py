@@ -79,9 +79,26 @@ def ingest_uploads(
         elif any(f["path"] == source for f in report.failed):
             continue  # a third copy of a duplicated name: already reported
         else:
-            items[source] = Item(source, len(data), 0, functools.partial(bytes, data))
+            items[source] = byte_item(source, data)
     Pipeline(kb, collection, report).run(list(items.values()))
     return report
+
+
+def ingest_bytes(
+    kb: KnowledgeBase,
+    collection: str,
+    docs: list[tuple[str, bytes]],
+    on_progress: Callable[[Progress], None] | None = None,
+) -> IngestReport:
+    """Ingest in-memory documents (source, bytes); unchanged content is skipped by its hash."""
+    report = IngestReport(collection)
+    Pipeline(kb, collection, report, on_progress).run([byte_item(s, d) for s, d in docs])
+    return report
+
+
+def byte_item(source: str, data: bytes) -> Item:
+    """An Item for bytes held in memory (no mtime: unchanged is decided by content hash)."""
+    return Item(source, len(data), 0, functools.partial(bytes, data))
 
 
 def unsupported_message(suffix: str) -> str:

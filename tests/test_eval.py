@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from rag.cli import main
-from rag.eval_qa import hold_out, load_squad, pick_questions
-from rag.evaluation import choose_split, collection_for, load_beir, read_qrels
+from rag.eval.beir import choose_split, load_beir, read_qrels
+from rag.eval.common import collection_for
+from rag.eval.qa import hold_out, load_squad, pick_questions
 
 METRICS = {"ndcg@10", "recall@10", "recall@100", "mrr@10", "latency_ms"}
 CORPUS = [

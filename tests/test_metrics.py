@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from rag.metrics import (
+from rag.eval.metrics import (
     average,
     dcg,
     dedupe,

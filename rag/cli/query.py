@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from rag.cli_common import EXIT_OK, add_common, print_json, show
+from rag.cli.common import EXIT_OK, add_common, print_json, show
 from rag.config import Settings
 from rag.kb import KnowledgeBase
 

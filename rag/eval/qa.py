@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag.errors import BadRequest
-from rag.evaluation import (
+from rag.eval.common import (
     Ticker,
     chunk_depth,
     collection_for,
@@ -27,7 +27,7 @@ from rag.evaluation import (
     source_for,
     throwaway,
 )
-from rag.metrics import hit_at_k, latency, mean, mrr_at_k
+from rag.eval.metrics import hit_at_k, latency, mean, mrr_at_k
 
 if TYPE_CHECKING:
     from rag.kb import KnowledgeBase

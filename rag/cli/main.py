@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rag.cli_common import (
+from rag.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_PARTIAL,
@@ -17,10 +17,10 @@ from rag.cli_common import (
     print_json,
     show,
 )
-from rag.cli_query import add_ask, add_search, add_serve
+from rag.cli.query import add_ask, add_search, add_serve
 from rag.config import Settings
 from rag.errors import BadRequest, RagError
-from rag.evaluation import add_parser as add_eval_parser
+from rag.eval.command import add_parser as add_eval_parser
 from rag.kb import KnowledgeBase
 
 DESCRIPTION = """\
@@ -80,7 +80,7 @@ def _add_ingest(sub: Any) -> None:
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     """Run the ingest pipeline and print its summary."""
     from ingest.run import ingest_paths  # the CLI is the edge where rag may call ingest
-    from rag.progress import ProgressBar
+    from rag.cli.progress import ProgressBar
 
     bar = ProgressBar(enabled=False if args.no_progress or args.json else None)
     with KnowledgeBase(settings, role="ingest") as kb:
@@ -238,6 +238,3 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_doctor,
     add_eval_parser,
 ]
-
-if __name__ == "__main__":
-    sys.exit(main())
