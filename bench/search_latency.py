@@ -28,13 +28,13 @@ sys.path.insert(0, str(ROOT))
 
 from rag.catalog import now_iso  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.filetypes import KINDS  # noqa: E402
 from rag.kb import KnowledgeBase  # noqa: E402
 from rag.models import Chunk, DocumentRecord  # noqa: E402
 from rag.retrieve import Filters, retrieve  # noqa: E402
 
 DIM, LATENT, VOCAB = 768, 48, 5000
 CHUNKS_PER_DOC = 50
-KINDS = ("pdf", "md", "txt", "html")
 COLLECTION = "bench"
 MODEL = "nomic-embed-text"
 FILTERS = {

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.loaders import SUPPORTED_SUFFIXES
+from rag.filetypes import kind_for
 
 SKIP_DIRS = {".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "chroma"}
 
@@ -24,7 +24,7 @@ class Discovery:
 
 def supported(path: Path) -> bool:
     """True for the file types we ingest."""
-    return path.suffix.lower() in SUPPORTED_SUFFIXES
+    return kind_for(path.name) is not None
 
 
 def discover(paths: list[str]) -> Discovery:

@@ -23,17 +23,8 @@ from rag.errors import (
     EncryptedDocument,
     UnsupportedFile,
 )
+from rag.filetypes import kind_for, unsupported_message
 from rag.models import Document, Section
-
-SUPPORTED_SUFFIXES: dict[str, str] = {
-    ".pdf": "pdf",
-    ".md": "md",
-    ".markdown": "md",
-    ".txt": "txt",
-    ".text": "txt",
-    ".html": "html",
-    ".htm": "html",
-}
 
 _DIGITS = re.compile(r"\d+")
 _EDGE_LINES = 2
@@ -69,11 +60,10 @@ def load_bytes(source: str, data: bytes, kind: str | None = None) -> Document:
 
 def kind_of(source: str) -> str:
     """The loader kind for a file name, from its suffix; UnsupportedFile if there is none."""
-    suffix = PurePath(source).suffix.lower()
-    if suffix in SUPPORTED_SUFFIXES:
-        return SUPPORTED_SUFFIXES[suffix]
-    known = ", ".join(SUPPORTED_SUFFIXES)
-    raise UnsupportedFile(f"unsupported file type {suffix or '(no suffix)'!r}; supported: {known}")
+    kind = kind_for(source)
+    if kind is None:
+        raise UnsupportedFile(unsupported_message(PurePath(source).suffix.lower()))
+    return kind
 
 
 def _reason(exc: BaseException) -> str:

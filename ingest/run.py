@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ingest.discover import discover
-from ingest.loaders import SUPPORTED_SUFFIXES
 from ingest.pipeline import Pipeline
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, file_items
+from rag.filetypes import kind_for, unsupported_message
 from rag.kb import KnowledgeBase
 
 
@@ -71,7 +71,7 @@ def ingest_uploads(
     items: dict[str, Item] = {}
     for name, data in uploads:
         source = upload_source(name)
-        if Path(source).suffix.lower() not in SUPPORTED_SUFFIXES:
+        if kind_for(source) is None:
             report.fail(source, unsupported_message(Path(source).suffix))
         elif source in items:
             report.fail(source, "two files with this name in one upload: send them separately")
@@ -99,12 +99,6 @@ def ingest_bytes(
 def byte_item(source: str, data: bytes) -> Item:
     """An Item for bytes held in memory (no mtime: unchanged is decided by content hash)."""
     return Item(source, len(data), 0, functools.partial(bytes, data))
-
-
-def unsupported_message(suffix: str) -> str:
-    """Why a file type is refused, with what is accepted."""
-    kinds = ", ".join(sorted(SUPPORTED_SUFFIXES))
-    return f"unsupported file type '{suffix}' (supported: {kinds})"
 
 
 def upload_source(filename: str) -> str:

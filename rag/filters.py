@@ -21,9 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from rag.errors import BadRequest
+from rag.filetypes import KINDS, kind_alias
 
-KINDS = ("pdf", "md", "txt", "html")
-_KIND_ALIASES = {"markdown": "md", "htm": "html", "text": "txt"}
 _FILTER_KEYS = ("source", "kind", "ingested_after")
 
 
@@ -107,9 +106,8 @@ def _strings(value: Any, key: str) -> list[str]:
 
 
 def _kind(raw: str) -> str:
-    kind = raw.strip().lower().lstrip(".")
-    kind = _KIND_ALIASES.get(kind, kind)
-    if kind not in KINDS:
+    kind = kind_alias(raw)
+    if kind is None:
         raise BadRequest(f"unknown kind {raw!r} in filter 'kind': use {', '.join(KINDS)}")
     return kind
 

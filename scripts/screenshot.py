@@ -19,6 +19,7 @@ from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from rag.api.app import create_app  # noqa: E402
 from rag.config import Settings  # noqa: E402
+from rag.filetypes import kind_for  # noqa: E402
 from tests.browser_helpers import ServerThread, chromium_path, launch  # noqa: E402
 from tests.ollama_double import OllamaDouble  # noqa: E402
 
@@ -29,12 +30,11 @@ QUESTIONS = [
     "What is the cafeteria menu on Friday?",
 ]
 VIEWPORT = {"width": 1280, "height": 900}
-SUFFIXES = {".pdf", ".md", ".txt", ".html", ".htm"}
 
 
 def ingest(url: str) -> None:
     """Upload every sample document through POST /documents."""
-    docs = [p for p in sorted((REPO / "data").iterdir()) if p.suffix in SUFFIXES and p.is_file()]
+    docs = [p for p in sorted((REPO / "data").iterdir()) if kind_for(p.name) and p.is_file()]
     files = [("files", (p.name, p.read_bytes())) for p in docs]
     response = httpx.post(f"{url}/documents", files=files, timeout=300)
     response.raise_for_status()

@@ -15,7 +15,7 @@ from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
 from ingest import loaders
-from ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_file, strip_running_lines
+from ingest.loaders import load_bytes, load_file, strip_running_lines
 from rag.errors import (
     CorruptDocument,
     DocumentError,
@@ -23,6 +23,7 @@ from rag.errors import (
     EncryptedDocument,
     UnsupportedFile,
 )
+from rag.filetypes import KINDS, kind_for
 from rag.models import Document
 
 # What pypdf really extracts from each corpus PDF (checked by hand): words a user would search for.
@@ -363,7 +364,7 @@ def test_unsupported_suffix_and_kind_override() -> None:
     doc = load_bytes("upload-without-name", b"# Title\nbody", kind="md")
     assert doc.kind == "md" and doc.title == "Title"
     assert issubclass(UnsupportedFile, DocumentError)
-    assert SUPPORTED_SUFFIXES[".htm"] == "html" and SUPPORTED_SUFFIXES[".markdown"] == "md"
+    assert kind_for("a.HTM") == "html" and kind_for("notes.markdown") == "md"
 
 
 def test_load_file_uses_the_path_as_source(tmp_path: Path) -> None:
@@ -517,3 +518,9 @@ def test_pdf_warnings_stay_with_their_own_file_across_threads(corpus_dir: Path) 
             "fonts could not be fully decoded" in warning for warning in doc.warnings
         )
         assert has_font_warning == (doc.source == "noisy.pdf")
+
+
+def test_every_accepted_kind_has_a_loader() -> None:
+    from ingest.loaders import _PARSERS
+
+    assert set(KINDS) == set(_PARSERS)

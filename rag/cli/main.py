@@ -21,6 +21,7 @@ from rag.cli.query import add_ask, add_search, add_serve
 from rag.config import Settings
 from rag.errors import BadRequest, RagError
 from rag.eval.command import add_parser as add_eval_parser
+from rag.filetypes import listing
 from rag.kb import KnowledgeBase
 
 DESCRIPTION = """\
@@ -64,7 +65,7 @@ def _add_ingest(sub: Any) -> None:
     p = sub.add_parser(
         "ingest",
         help="add or update documents (files, folders, globs)",
-        description="Add files, folders (recursively) and globs of .pdf .md .txt .html. "
+        description=f"Add files, folders (recursively) and globs of {listing()}. "
         "Unchanged files are skipped by content hash; an edited file replaces exactly its own "
         "chunks. Interrupted runs are repaired by running the same command again.",
     )

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import KB, State
 from rag.errors import BadRequest, NotFound, PayloadTooLarge
+from rag.filetypes import listing
 
 router = APIRouter(tags=["documents"])
 CollectionParam = Annotated[str | None, Query(description="knowledge base (default: configured)")]
@@ -17,7 +18,7 @@ CollectionParam = Annotated[str | None, Query(description="knowledge base (defau
 @router.post("/documents")
 async def upload(
     state: State,
-    files: Annotated[list[UploadFile], File(description="one or more .pdf .md .txt .html files")],
+    files: Annotated[list[UploadFile], File(description=f"one or more {listing()} files")],
     collection: CollectionParam = None,
 ) -> dict[str, Any]:
     """Ingest uploaded files; the answer is the same summary as `rag ingest --json`."""
