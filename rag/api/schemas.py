@@ -26,6 +26,11 @@ def _timings(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in timings.items()}
 
 
+def _same_names(model: type[BaseModel], item: object, **overrides: Any) -> dict[str, Any]:
+    """The model's fields taken from item's attributes of the same names, then overrides."""
+    return {**{name: getattr(item, name) for name in model.model_fields}, **overrides}
+
+
 # -- requests ----------------------------------------------------------------------------------
 
 
@@ -82,18 +87,11 @@ class HitOut(BaseModel):
 
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
-        """The hit as the API shows it."""
-        extra = {"explain": hit.explain} if hit.explain is not None else {}
-        return cls(
-            chunk_id=hit.chunk_id,
-            source=hit.source,
-            page=hit.page,
-            page_label=hit.page_label,
-            heading=hit.heading,
-            score=round(hit.score, 6),
-            text=hit.text,
-            **extra,
-        )
+        """The hit as the API shows it (explain only when retrieval explained it)."""
+        fields = _same_names(cls, hit, score=round(hit.score, 6))
+        if hit.explain is None:
+            del fields["explain"]
+        return cls(**fields)
 
 
 class SearchResponse(BaseModel):
@@ -134,17 +132,7 @@ class CitationOut(BaseModel):
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
         """The citation as the API shows it."""
-        c = citation
-        return cls(
-            n=c.n,
-            source=c.source,
-            page=c.page,
-            page_label=c.page_label,
-            heading=c.heading,
-            chunk_id=c.chunk_id,
-            snippet=c.snippet,
-            score=round(c.score, 6),
-        )
+        return cls(**_same_names(cls, citation, score=round(citation.score, 6)))
 
 
 class AnswerOut(BaseModel):

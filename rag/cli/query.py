@@ -51,11 +51,16 @@ def add_search(sub: Any) -> None:
         "chunks with source, page, heading path and score.",
     )
     p.add_argument("query", help="what to look for")
-    _filter_args(p)
     p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="default: %(default)s")
     p.add_argument("--explain", action="store_true", help="show each leg's rank and score")
-    add_common(p)
-    p.set_defaults(handler=cmd_search)
+    _query_flags(p, cmd_search)
+
+
+def _query_flags(parser: argparse.ArgumentParser, handler: Any) -> None:
+    """The filter and common flags of `rag search` and `rag ask`, and the handler."""
+    _filter_args(parser)
+    add_common(parser)
+    parser.set_defaults(handler=handler)
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
@@ -104,9 +109,7 @@ def add_ask(sub: Any) -> None:
         "citing [n]. Says so when the knowledge base does not hold the answer.",
     )
     p.add_argument("question", help="the question, in any language")
-    _filter_args(p)
-    add_common(p)
-    p.set_defaults(handler=cmd_ask)
+    _query_flags(p, cmd_ask)
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
