@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rag.citations import CitationFilter, check_citations, make_citations
 from rag.errors import BadRequest, RagError
+from rag.events import Done, Event, Retrieved, Token
 from rag.kb import KnowledgeBase
-from rag.models import Answer, Citation, Hit
+from rag.models import Answer
 from rag.prompts import (
-    CITATION_RE,
     Prompt,
     accept_rewrite,
     build_prompt,
@@ -34,10 +34,6 @@ DEFAULT_NUM_PREDICT = 1024
 # Low: stay close to the sources' wording; not 0, which makes small models loop on repeats.
 DEFAULT_TEMPERATURE = 0.2
 REWRITE_NUM_PREDICT = 64
-SNIPPET_CHARS = 240
-
-_WORD_RE = re.compile(r"\w{2,}")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?…])\s+|\n\s*\n")
 
 _context_lengths: dict[tuple[str, str], int | None] = {}
 _context_lock = threading.Lock()
@@ -75,100 +71,6 @@ def chat_options(
     return merged
 
 
-# -- citations -------------------------------------------------------------------------------
-
-
-def parse_citation(body: str) -> list[int]:
-    """Numbers in a citation body: `1, 3` → [1, 3]; `1-3` → [1, 2, 3]."""
-    numbers: list[int] = []
-    for part in re.split(r"[,;]", body):
-        bounds = [int(b) for b in re.split(r"[\-–—]", part) if b.strip()]
-        if len(bounds) == 2 and bounds[0] <= bounds[1] <= bounds[0] + 50:
-            numbers.extend(range(bounds[0], bounds[1] + 1))
-        else:
-            numbers.extend(bounds)
-    return numbers
-
-
-@dataclass
-class CheckedText:
-    """Answer text without invalid citations, the valid numbers in order, and the dropped ones."""
-
-    text: str
-    cited: list[int]
-    dropped: list[int]
-
-
-def check_citations(text: str, count: int) -> CheckedText:
-    """Remove `[n]` that name no source (1..count); keep valid ones as the model wrote them."""
-    cited: list[int] = []
-    dropped: list[int] = []
-
-    def replace(match: re.Match[str]) -> str:
-        numbers = list(dict.fromkeys(parse_citation(match["body"])))
-        valid = [n for n in numbers if 1 <= n <= count]
-        cited.extend(n for n in valid if n not in cited)
-        dropped.extend(n for n in numbers if n not in valid and n not in dropped)
-        if len(valid) == len(numbers):
-            return match.group()
-        return f"{match['lead']}[{', '.join(map(str, valid))}]" if valid else ""
-
-    return CheckedText(CITATION_RE.sub(replace, text), cited, dropped)
-
-
-def claims_by_source(text: str) -> dict[int, str]:
-    """For each cited n, the answer text before its first marker (the claim it supports)."""
-    claims: dict[int, str] = {}
-    last_end, last_claim = 0, ""
-    for match in CITATION_RE.finditer(text):
-        segment = text[last_end : match.start()]
-        # [1][2]: the second marker supports the same words as the first.
-        claim = segment if segment.strip() else last_claim
-        for n in parse_citation(match["body"]):
-            claims.setdefault(n, claim)
-        last_end, last_claim = match.end(), claim
-    return claims
-
-
-def _words(text: str) -> set[str]:
-    return set(_WORD_RE.findall(text.casefold()))
-
-
-def snippet(chunk: str, claim: str, limit: int = SNIPPET_CHARS) -> str:
-    """≤ limit chars of chunk from the sentence that best matches claim (else from its start)."""
-    text = " ".join(chunk.split())
-    wanted = _words(claim)
-    starts = [0] + [m.end() for m in _SENTENCE_END_RE.finditer(text)]
-    ends = [*starts[1:], len(text)]
-    best = max(
-        range(len(starts)), key=lambda i: (len(wanted & _words(text[starts[i] : ends[i]])), -i)
-    )
-    # Near the chunk's end, begin a sentence or two earlier rather than show a short tail.
-    begin = next(s for s in starts if s >= min(starts[best], len(text) - limit))
-    window = text[begin : begin + limit]
-    if begin + limit < len(text) and " " in window:
-        window = window.rsplit(" ", 1)[0]
-    return window.strip()
-
-
-def make_citations(text: str, numbers: list[int], sources: list[Hit]) -> list[Citation]:
-    """Citation objects for valid numbers, in order of first appearance."""
-    claims = claims_by_source(text)
-    return [
-        Citation(
-            n,
-            hit.source,
-            hit.page,
-            hit.heading,
-            hit.chunk_id,
-            snippet(hit.text, claims.get(n, "")),
-            hit.score,
-            hit.page_label,
-        )
-        for n, hit in ((n, sources[n - 1]) for n in numbers)
-    ]
-
-
 # -- conversation ----------------------------------------------------------------------------
 
 
@@ -194,14 +96,29 @@ def standalone_query(
 # -- answering -------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class AnswerRequest:
+    """A question to answer from one collection, with its conversation and knobs."""
+
+    collection: str
+    question: str
+    messages: list[dict] | None = None  # earlier turns, oldest first
+    filters: Filters | None = None
+    top_k: int | None = None  # default: the top_k setting
+    num_ctx: int | None = None  # default: options' num_ctx, else RAG_CHAT_NUM_CTX
+    options: dict | None = None  # Ollama options over our defaults
+
+
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
 def _generate(
     kb: KnowledgeBase, prompt: Prompt, options: dict[str, Any], started: float, timings: dict
-) -> Generator[dict, None, str]:
+) -> Generator[Token, None, tuple[str, int]]:
+    """Stream the model's text, invalid `[n]` filtered out; returns the raw text and pieces."""
     parts: list[str] = []
+    shown = CitationFilter(len(prompt.sources))
     begun = time.perf_counter()
     chunks = kb.ollama.chat_stream(prompt.messages, options)
     try:
@@ -211,14 +128,17 @@ def _generate(
                 if not parts:
                     timings["first_token"] = _ms(started)
                 parts.append(text)
-                yield {"type": "token", "text": text}
+                if out := shown.feed(text):
+                    yield Token(out)
     finally:
         # A client that disconnects mid-answer closes us: end the request to Ollama as well.
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
+    if tail := shown.flush():
+        yield Token(tail)
     timings["generate"] = _ms(begun)
-    return "".join(parts)
+    return "".join(parts), len(parts)
 
 
 def _judge(raw: str, prompt: Prompt, found: Retrieval, query: str) -> Answer:
@@ -231,48 +151,35 @@ def _judge(raw: str, prompt: Prompt, found: Retrieval, query: str) -> Answer:
     return Answer(text, True, None, citations, checked.dropped, query=query)
 
 
-def _retrieve(
-    kb: KnowledgeBase,
-    collection: str,
-    question: str,
-    query: str,
-    top_k: int,
-    filters: Filters | None,
-) -> tuple[str, Retrieval]:
+def _retrieve(kb: KnowledgeBase, request: AnswerRequest, query: str) -> tuple[str, Retrieval]:
     """Retrieve afresh for this turn; the query actually used comes back with the result."""
-    found = retrieve(kb, collection, query, top_k=top_k, filters=filters)
+    top_k, filters = request.top_k or kb.settings.top_k, request.filters
+    found = retrieve(kb, request.collection, query, top_k=top_k, filters=filters)
+    question = request.question.strip()
     if found.reason == "nothing_relevant" and query != question:
         # The fallback query may drag in an earlier, unrelated turn; the question may stand alone.
-        alone = retrieve(kb, collection, question, top_k=top_k, filters=filters)
+        alone = retrieve(kb, request.collection, question, top_k=top_k, filters=filters)
         if alone.hits:
             return question, alone
     return query, found
 
 
-def _run(
-    kb: KnowledgeBase,
-    collection: str,
-    question: str,
-    messages: list[dict] | None,
-    filters: Filters | None,
-    top_k: int | None,
-    num_ctx: int | None,
-    options: dict | None,
-) -> Iterator[dict | Answer]:
-    """answer_stream's events, ending with the Answer object itself."""
+def answer_stream(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[Event]:
+    """Retrieved, Token… as the model writes (invalid `[n]` removed), then Done with the Answer."""
     started = time.perf_counter()
-    question = question.strip()
+    question = request.question.strip()
     if not question:
         raise BadRequest("the question is empty")
-    opts = chat_options(kb, options, num_ctx)
+    opts = chat_options(kb, request.options, request.num_ctx)
     vietnamese = is_vietnamese(question)
-    history = clean_history(messages, question)
+    history = clean_history(request.messages, question)
     began = time.perf_counter()
     query = standalone_query(kb, question, history, opts) if history else question
     timings = {"rewrite": _ms(began) if history else 0.0}
     began = time.perf_counter()
-    query, found = _retrieve(kb, collection, question, query, top_k or kb.settings.top_k, filters)
+    query, found = _retrieve(kb, request, query)
     timings["retrieve"] = _ms(began)
+    pieces = 0
     if found.reason is not None or not found.hits:
         # Nothing to ground an answer on: the chat model is not asked at all.
         refusal, reason = refusal_sentence(vietnamese), found.reason or "nothing_relevant"
@@ -280,42 +187,17 @@ def _run(
     else:
         num = opts["num_ctx"]
         prompt = build_prompt(question, found.hits, history, vietnamese, num, opts["num_predict"])
-        sources = len(prompt.sources)
-        yield {"type": "retrieval", "hits": len(found.hits), "sources": sources, "query": query}
-        raw = yield from _generate(kb, prompt, opts, started, timings)
+        yield Retrieved(found.hits, prompt.sources, query)
+        raw, pieces = yield from _generate(kb, prompt, opts, started, timings)
         result = _judge(raw, prompt, found, query)
     timings["total"] = _ms(started)
     result.timings = timings
-    yield result
+    yield Done(result, pieces)
 
 
-def answer_stream(
-    kb: KnowledgeBase,
-    collection: str,
-    question: str,
-    messages: list[dict] | None = None,
-    filters: Filters | None = None,
-    top_k: int | None = None,
-    num_ctx: int | None = None,
-    options: dict | None = None,
-) -> Iterator[dict]:
-    """Events: retrieval, token (as they arrive), then done carrying the checked Answer."""
-    for event in _run(kb, collection, question, messages, filters, top_k, num_ctx, options):
-        yield {"type": "done", **event.to_dict()} if isinstance(event, Answer) else event
-
-
-def answer(
-    kb: KnowledgeBase,
-    collection: str,
-    question: str,
-    messages: list[dict] | None = None,
-    filters: Filters | None = None,
-    top_k: int | None = None,
-    num_ctx: int | None = None,
-    options: dict | None = None,
-) -> Answer:
-    """The whole answer at once (consumes the same events as answer_stream)."""
-    for event in _run(kb, collection, question, messages, filters, top_k, num_ctx, options):
-        if isinstance(event, Answer):
-            return event
-    raise AssertionError("unreachable: the event stream always ends with an Answer")
+def answer(kb: KnowledgeBase, request: AnswerRequest) -> Answer:
+    """The whole answer at once: answer_stream, collected."""
+    for event in answer_stream(kb, request):
+        if isinstance(event, Done):
+            return event.answer
+    raise AssertionError("unreachable: the event stream always ends with Done")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+# Search modes: one leg each, then both fused (the default); the eval reports them in this order.
+Mode = Literal["dense", "keyword", "hybrid"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+DEFAULT_MODE: Mode = "hybrid"
 
 
 @dataclass(frozen=True)
@@ -72,21 +77,6 @@ class Hit:
     doc_id: str = ""
     explain: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        out: dict[str, Any] = {
-            "chunk_id": self.chunk_id,
-            "source": self.source,
-            "page": self.page,
-            "page_label": self.page_label,
-            "heading": self.heading,
-            "score": round(self.score, 6),
-            "text": self.text,
-        }
-        if self.explain is not None:
-            out["explain"] = self.explain
-        return out
-
 
 @dataclass
 class DocumentRecord:
@@ -130,19 +120,6 @@ class Citation:
     score: float
     page_label: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "n": self.n,
-            "source": self.source,
-            "page": self.page,
-            "page_label": self.page_label,
-            "heading": self.heading,
-            "chunk_id": self.chunk_id,
-            "snippet": self.snippet,
-            "score": round(self.score, 6),
-        }
-
 
 @dataclass
 class Answer:
@@ -156,18 +133,3 @@ class Answer:
     candidates: list[Hit] = field(default_factory=list)  # nearest chunks, shown on refusal
     query: str = ""  # the standalone query used for retrieval
     timings: dict[str, float] = field(default_factory=dict)  # milliseconds
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the body of POST /ask)."""
-        out: dict[str, Any] = {
-            "answer": self.answer,
-            "answerable": self.answerable,
-            "citations": [c.to_dict() for c in self.citations],
-            "dropped_citations": self.dropped_citations,
-            "query": self.query,
-            "timings": {k: round(v, 2) for k, v in self.timings.items()},
-        }
-        if not self.answerable:
-            out["reason"] = self.reason
-            out["candidates"] = [h.to_dict() for h in self.candidates]
-        return out

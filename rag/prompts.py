@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.citations import CITATION_RE
 from rag.errors import BadRequest
 from rag.models import Hit
 
@@ -20,9 +21,6 @@ SOURCES_HEADING = "Sources:"
 HISTORY_SHARE = 4  # history gets at most 1/4 of what is left for history + sources
 MIN_SOURCE_TOKENS = 48  # below this a truncated source is useless
 
-# [1]  [1, 3]  [1-2]  [2; 4]; up to 3 digits so years like [2023] are left alone.
-_NUM = r"\d{1,3}"
-CITATION_RE = re.compile(rf"(?P<lead>[ \t]*)\[(?P<body>\s*{_NUM}(?:\s*[,;\-–—]\s*{_NUM})*\s*)\]")
 _TOKEN_RE = re.compile(r"(\w+)|[^\w\s]")
 _MARKER_LINE_RE = re.compile(r"^(\s*)\[(\d+)\]", re.M)
 # Combining marks only Vietnamese uses: breve (ă), horn (ơ ư), hook above (ả), dot below (ạ).

@@ -28,7 +28,7 @@ from rag import lexical
 from rag.errors import BadRequest
 from rag.filters import Filters, since_iso
 from rag.kb import KnowledgeBase
-from rag.models import Hit
+from rag.models import MODES, Hit, Mode
 from rag.store import HNSW
 
 # For nomic-embed-text, the default embedder: unrelated text scores ~0.30-0.45 there and related
@@ -44,7 +44,6 @@ FETCH_CAP = 1000  # dense fetches never ask Chroma for more (a filter this selec
 # max_neighbors 32; bench/search_latency.py measured recall@10 of 0.998 at 10k and 0.98 at 100k
 # embedding-like vectors with it, at ~5 ms a query: kept (changing it means editing store.py).
 EF_SEARCH = cast(int, HNSW["ef_search"])
-MODES = ("hybrid", "dense", "keyword")
 
 
 @dataclass
@@ -83,7 +82,7 @@ def retrieve(
     query: str,
     top_k: int = 5,
     filters: Filters | None = None,
-    mode: str = "hybrid",
+    mode: Mode = "hybrid",
     explain: bool = False,
     min_score: float | None = None,
 ) -> Retrieval:

@@ -9,16 +9,11 @@ import pytest
 
 import rag.answer as answer_module
 from ingest.run import ingest_paths
-from rag.answer import (
-    DEFAULT_NUM_CTX,
-    answer,
-    answer_stream,
-    check_citations,
-    clean_history,
-    parse_citation,
-    snippet,
-)
+from rag.answer import DEFAULT_NUM_CTX, AnswerRequest, answer, answer_stream, clean_history
+from rag.api.schemas import AnswerOut, body
+from rag.citations import CheckedText, CitationFilter, check_citations, parse_citation, snippet
 from rag.errors import BadRequest, OllamaError
+from rag.events import Done, Retrieved, Token
 from rag.models import Hit
 from rag.prompts import (
     REFUSAL_EN,
@@ -48,7 +43,19 @@ def docs(kb, tmp_path) -> Path:
 
 
 def ask(kb, question: str, **kwargs):
-    return answer(kb, kb.settings.collection, question, **kwargs)
+    return answer(kb, AnswerRequest(kb.settings.collection, question, **kwargs))
+
+
+def stream_events(kb, question: str, **kwargs):
+    return answer_stream(kb, AnswerRequest(kb.settings.collection, question, **kwargs))
+
+
+def stream(kb, question: str, **kwargs) -> list:
+    return list(stream_events(kb, question, **kwargs))
+
+
+def streamed_text(events: list) -> str:
+    return "".join(e.text for e in events if isinstance(e, Token))
 
 
 def sent(ollama) -> dict:
@@ -101,9 +108,10 @@ def test_nothing_relevant_never_calls_the_chat_model(kb, docs, ollama):
     assert (result.answerable, result.reason) == (False, "nothing_relevant")
     assert result.answer == REFUSAL_EN and result.citations == []
     assert ollama.stats()["chat_requests"] == 0
-    events = list(answer_stream(kb, kb.settings.collection, "Quark gluon plasma lattice QCD"))
-    assert [e["type"] for e in events] == ["done"]
-    assert events[0]["reason"] == "nothing_relevant" and "candidates" in events[0]
+    events = stream(kb, "Quark gluon plasma lattice QCD")
+    assert [type(e) for e in events] == [Done]
+    assert events[0].answer.reason == "nothing_relevant" and events[0].answer.candidates
+    assert events[0].tokens == 0
 
 
 def test_empty_collection_is_no_documents(kb, ollama):
@@ -112,15 +120,13 @@ def test_empty_collection_is_no_documents(kb, ollama):
     assert ollama.stats()["chat_requests"] == 0
 
 
-def test_fake_citation_is_stripped_and_reported(kb, docs, ollama):
-    ollama.configure(fake_citation=True)
-    events = list(answer_stream(kb, kb.settings.collection, "What does error E7 dust bin mean?"))
-    raw = "".join(e["text"] for e in events if e["type"] == "token")
-    done = events[-1]
-    assert raw.endswith(" [9]")
-    assert done["answer"] == raw[: -len(" [9]")]
-    assert done["dropped_citations"] == [9] and done["answerable"] is True
-    assert 9 not in [c["n"] for c in done["citations"]]
+def test_fake_citation_is_stripped_from_the_stream_and_reported(kb, docs, ollama):
+    ollama.configure(fake_citation=True)  # the double's answer ends with " [9]", no such source
+    events = stream(kb, "What does error E7 dust bin mean?")
+    done = events[-1].answer
+    assert done.dropped_citations == [9] and done.answerable is True  # the model did write it
+    assert streamed_text(events) == done.answer == f"{E7} [1]"
+    assert [c.n for c in done.citations] == [1]
 
 
 def test_model_refusal_is_model_declined_with_candidates(kb, docs, ollama):
@@ -129,23 +135,26 @@ def test_model_refusal_is_model_declined_with_candidates(kb, docs, ollama):
     assert (result.answerable, result.reason) == (False, "model_declined")
     assert result.citations == [] and result.candidates
     assert result.candidates[0].source == str(docs / "handbook.md")
-    assert "candidates" in result.to_dict()
+    assert "candidates" in body(AnswerOut.of(result))
 
 
 def test_stream_yields_tokens_before_done_and_cleans_the_final_text(kb, docs, ollama):
     reply = "Employees get 18 days of paid annual leave [1]. Unused days expire [7]."
     ollama.configure(chat_reply=reply)
-    events = list(answer_stream(kb, kb.settings.collection, "How many days of annual leave?"))
-    kinds = [e["type"] for e in events]
-    assert kinds[0] == "retrieval" and kinds[-1] == "done"
-    assert set(kinds[1:-1]) == {"token"} and len(kinds) > 4
-    assert "".join(e["text"] for e in events[1:-1]) == reply
-    done = events[-1]
-    assert done["answer"] == "Employees get 18 days of paid annual leave [1]. Unused days expire."
-    assert done["dropped_citations"] == [7]
-    assert [c["n"] for c in done["citations"]] == [1]
-    assert done["citations"][0]["snippet"].startswith("Every full-time employee receives 18 days")
-    assert set(done["timings"]) == {"rewrite", "retrieve", "first_token", "generate", "total"}
+    events = stream(kb, "How many days of annual leave?")
+    kinds = [type(e) for e in events]
+    assert kinds[0] is Retrieved and kinds[-1] is Done
+    assert set(kinds[1:-1]) == {Token} and len(kinds) > 4
+    assert events[0].sources and events[0].sources[0].source.endswith("handbook.md")
+    cleaned = "Employees get 18 days of paid annual leave [1]. Unused days expire."
+    assert streamed_text(events) == cleaned  # the [7] never went out, not even in pieces
+    done = events[-1].answer
+    assert done.answer == cleaned and done.dropped_citations == [7]
+    assert [c.n for c in done.citations] == [1]
+    assert done.citations[0].snippet.startswith("Every full-time employee receives 18 days")
+    assert set(done.timings) == {"rewrite", "retrieve", "first_token", "generate", "total"}
+    # Held-back pieces of a marker go out together: more pieces came than tokens went out.
+    assert events[-1].tokens > len(kinds) - 2
 
 
 def test_midstream_error_raises_after_tokens(kb, docs, ollama):
@@ -155,14 +164,14 @@ def test_midstream_error_raises_after_tokens(kb, docs, ollama):
     )
     seen = []
     with pytest.raises(OllamaError, match="boom"):
-        for event in answer_stream(kb, kb.settings.collection, "How many days of annual leave?"):
-            seen.append(event["type"])
-    assert seen == ["retrieval", "token", "token"]
+        for event in stream_events(kb, "How many days of annual leave?"):
+            seen.append(type(event))
+    assert seen == [Retrieved, Token, Token]
 
 
 def test_empty_question_is_a_bad_request():
     with pytest.raises(BadRequest, match="empty"):
-        answer(None, "default", "   ")
+        answer(None, AnswerRequest("default", "   "))
 
 
 # -- context budget --------------------------------------------------------------------------
@@ -307,7 +316,14 @@ def test_parse_citation(body, numbers):
     ],
 )
 def test_check_citations(text, count, cleaned, cited, dropped):
-    assert check_citations(text, count) == answer_module.CheckedText(cleaned, cited, dropped)
+    assert check_citations(text, count) == CheckedText(cleaned, cited, dropped)
+
+
+def test_citation_filter_drops_markers_naming_no_source():
+    check = CitationFilter(2)
+    pieces = ["Leave is 18 days", " [", "9", "]", " and E7 means a jam [", "1]", " [2023]."]
+    out = "".join(check.feed(p) for p in pieces) + check.flush()
+    assert out == "Leave is 18 days and E7 means a jam [1] [2023]."
 
 
 def test_refusal_detection_is_tolerant_but_not_of_answers():

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.api.app import create_app
+from rag.models import MODES
 from tests.conftest import REPO, _free_port
 
 
@@ -100,22 +101,39 @@ def test_empty_collection_and_unknown_question_are_refused(api, docs):
     assert (body["answerable"], body["reason"]) == (False, "nothing_relevant")
 
 
+def ask_stream(api, question: str) -> list[dict]:
+    with api.stream("POST", "/ask", json={"question": question, "stream": True}) as response:
+        assert response.headers["content-type"] == "application/x-ndjson"
+        return [json.loads(line) for line in response.iter_lines() if line]
+
+
 def test_streaming_ndjson_and_sse(api, docs):
     upload(api, docs / "handbook.md")
     question = {"question": "How many days of annual leave?", "stream": True}
-    with api.stream("POST", "/ask", json=question) as response:
-        assert response.headers["content-type"] == "application/x-ndjson"
-        events = [json.loads(line) for line in response.iter_lines() if line]
+    events = ask_stream(api, question["question"])
     kinds = [e["type"] for e in events]
-    assert "token" in kinds and kinds[-1] == "done"
+    assert kinds[0] == "retrieval" and "token" in kinds and kinds[-1] == "done"
     assert kinds.index("token") < kinds.index("done")
     assert events[-1]["citations"][0]["source"] == "uploads/handbook.md"
+    whole = api.post("/ask", json={"question": question["question"]}).json()
+    assert {**events[-1], "timings": None} == {"type": "done", **whole, "timings": None}
 
     headers = {"Accept": "text/event-stream"}
     with api.stream("POST", "/ask", json=question, headers=headers) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
         text = response.read().decode()
     assert text.startswith("event: ") and "event: done\ndata: {" in text
+
+
+def test_streamed_answer_never_shows_a_citation_naming_no_source(api, docs, ollama):
+    upload(api, docs / "r2-user-manual.pdf")
+    ollama.configure(fake_citation=True)  # the double's answer ends with " [9]"
+    events = ask_stream(api, "What does error E7 mean?")
+    streamed = "".join(e["text"] for e in events if e["type"] == "token")
+    done = events[-1]
+    assert done["dropped_citations"] == [9]  # the model wrote it; no client saw it
+    assert "[9" not in streamed
+    assert streamed == done["answer"] and done["answer"].endswith(" [1]")
 
 
 @pytest.mark.parametrize(
@@ -194,6 +212,28 @@ def test_collections_listing(api, docs):
     body = api.get("/collections").json()
     names = {c["name"]: c["documents"] for c in body["collections"]}
     assert names["hr"] == 1 and names["product"] == 1
+
+
+def test_openapi_names_the_response_schemas(api):
+    spec = api.get("/openapi.json").json()
+
+    def schema(path: str, method: str) -> str:
+        content = spec["paths"][path][method]["responses"]["200"]["content"]
+        return content["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+
+    assert schema("/ask", "post") == "AnswerOut"
+    assert schema("/search", "post") == "SearchResponse"
+    assert schema("/documents", "get") == "DocumentList"
+    assert schema("/documents", "post") == "IngestSummary"
+    assert schema("/documents/{doc_id}", "get") == "DocumentOut"
+    assert schema("/documents/{doc_id}", "delete") == "Deleted"
+    assert schema("/collections", "get") == "CollectionList"
+    streams = spec["paths"]["/ask"]["post"]["responses"]["200"]["content"]
+    assert {"application/x-ndjson", "text/event-stream"} <= set(streams)
+    fields = spec["components"]["schemas"]["AnswerOut"]["properties"]
+    assert {"answer", "answerable", "citations", "reason", "candidates"} <= set(fields)
+    mode = spec["components"]["schemas"]["SearchRequest"]["properties"]["mode"]
+    assert mode["enum"] == list(MODES) and mode["default"] == "hybrid"
 
 
 def test_openapi_docs_are_served(api):

@@ -6,8 +6,11 @@ import json
 import shutil
 
 import pytest
+from fastapi.testclient import TestClient
 
+from rag.api.app import create_app
 from rag.cli import main
+from rag.config import Settings
 from tests.conftest import REPO, _free_port
 
 
@@ -152,3 +155,40 @@ def test_ask_prints_the_answer_and_its_sources(env, capsys):
     code, out, _ = run(capsys, "ask", "quantum chromodynamics lattice gauge", "--json")
     body = json.loads(out)
     assert (code, body["answerable"], body["reason"]) == (0, False, "nothing_relevant")
+
+
+E7 = "Error E7 means the dust bin is missing: insert the bin until it clicks."
+
+
+def test_ask_streams_no_citation_naming_no_source(env, capsys, ollama):
+    run(capsys, "ingest", str(env), "--json")
+    ollama.configure(fake_citation=True)  # the double's answer ends with " [9]"
+    code, out, _ = run(capsys, "ask", "What does error E7 mean?")
+    streamed, sources = out.split("\n\nSources:\n")
+    assert code == 0 and streamed == f"{E7} [1]"
+    assert sources.endswith("  (removed citations to no source: [9])\n")
+    code, out, _ = run(capsys, "ask", "What does error E7 mean?", "--json")
+    body = json.loads(out)
+    assert body["dropped_citations"] == [9] and "[9" not in body["answer"]
+
+
+def without_timings(body: dict) -> dict:
+    return {**body, "timings": sorted(body["timings"])}
+
+
+def test_json_output_is_the_api_body(env, capsys):
+    run(capsys, "ingest", str(env), "--json")
+    cli = {
+        "search": run(capsys, "search", "annual leave days", "--explain", "--json")[1],
+        "ask": run(capsys, "ask", "What does error E7 mean?", "--json")[1],
+        "list": run(capsys, "list", "--json")[1],
+        "collections": run(capsys, "collections", "--json")[1],
+    }
+    with TestClient(create_app(Settings.load())) as api:
+        search = api.post("/search", json={"query": "annual leave days", "explain": True})
+        asked = api.post("/ask", json={"question": "What does error E7 mean?"})
+        listed, collections = api.get("/documents"), api.get("/collections")
+    assert without_timings(json.loads(cli["search"])) == without_timings(search.json())
+    assert without_timings(json.loads(cli["ask"])) == without_timings(asked.json())
+    assert json.loads(cli["list"]) == listed.json()
+    assert json.loads(cli["collections"]) == collections.json()

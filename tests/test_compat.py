@@ -19,7 +19,7 @@ import pytest
 import uvicorn
 
 from rag.api.app import create_app
-from rag.api.compat import CitationFilter, split_conversation
+from rag.api.compat import split_conversation
 from rag.prompts import REFUSAL_EN
 from tests.conftest import REPO
 
@@ -298,13 +298,6 @@ def test_ollama_refusal_explains_an_empty_collection(settings):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-
-def test_citation_filter_drops_markers_naming_no_source():
-    check = CitationFilter(2)
-    pieces = ["Leave is 18 days", " [", "9", "]", " and E7 means a jam [", "1]", " [2023]."]
-    out = "".join(check.feed(p) for p in pieces) + check.flush()
-    assert out == "Leave is 18 days and E7 means a jam [1] [2023]."
 
 
 def test_conversation_split_drops_our_footer_and_refusal_hints():

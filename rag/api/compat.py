@@ -16,9 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.answer import answer_stream, check_citations
+from rag.answer import AnswerRequest, answer_stream
+from rag.api.schemas import CitationOut, body
+from rag.citations import FOOTER, location_label
 from rag.errors import BadRequest, NotFound, RagError
+from rag.events import Done, Token
 from rag.kb import KnowledgeBase
+from rag.models import Answer, Citation
 from rag.prompts import REFUSAL_EN, REFUSAL_VI, is_vietnamese
 
 log = logging.getLogger(__name__)
@@ -26,10 +30,7 @@ log = logging.getLogger(__name__)
 MODEL_FAMILY = "rag"  # models are `rag:<collection>`: the collection is the Ollama tag
 SOURCES_HEADING = {False: "Sources:", True: "Nguồn:"}
 _FOOTER_RE = re.compile(r"\n\n(?:Sources|Nguồn):\n(?:\[\d+\] [^\n]*(?:\n|$))+\s*$")
-# The tail of streamed text that may still become a `[n]` marker (with its leading blanks).
-_PARTIAL_RE = re.compile(r"[ \t]*(?:\[[\d\s,;\-–—]*)?$")
 MAX_QUESTION_CHARS = 4000  # the limit of POST /ask's question
-_PARTIAL_MAX = 40  # longer than any citation marker: release it
 _HINTS = {
     ("no_documents", False): "The knowledge base '{c}' has no documents yet.",
     ("no_documents", True): "Cơ sở tri thức '{c}' chưa có tài liệu nào.",
@@ -183,74 +184,44 @@ def _without_own_additions(text: str) -> str:
 # -- replies ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Finish:
-    """The end of a grounded reply: the done event and how many tokens were streamed."""
-
-    done: dict[str, Any]
-    tokens: int
-
-
-class CitationFilter:
-    """Drops `[n]` naming no source from streamed text, as the final answer does."""
-
-    def __init__(self, sources: int) -> None:
-        self.sources = sources
-        self.pending = ""
-
-    def feed(self, text: str) -> str:
-        """The text that can go out now; a possible marker's start is held back."""
-        text = self.pending + text
-        match = _PARTIAL_RE.search(text)
-        cut = match.start() if match and len(text) - match.start() <= _PARTIAL_MAX else len(text)
-        self.pending = text[cut:]
-        return check_citations(text[:cut], self.sources).text
-
-    def flush(self) -> str:
-        """Whatever was held back."""
-        text, self.pending = self.pending, ""
-        return check_citations(text, self.sources).text
-
-
 def grounded_reply(
     kb: KnowledgeBase,
     collection: str,
     question: str,
     history: list[dict[str, str]],
     options: dict[str, Any] | None,
-) -> Iterator[str | Finish]:
-    """The answer's text as it streams, then a Sources footer, then Finish."""
+) -> Iterator[str | Done]:
+    """The answer's text as it streams (invalid `[n]` already removed), a Sources footer, Done."""
     vietnamese = is_vietnamese(question)
-    events = answer_stream(kb, collection, question, history, options=options)
-    check, tokens, sent = CitationFilter(0), 0, False
-    for event in events:
-        if event["type"] == "retrieval":
-            check = CitationFilter(int(event["sources"]))
-        elif event["type"] == "token":
-            tokens += 1
-            text = check.feed(event["text"])
-            if text:
-                sent = True
-                yield text
-        elif event["type"] == "done":
-            tail = check.flush()
-            if tail or not sent:
+    request = AnswerRequest(collection, question, history, options=options)
+    sent = False
+    for event in answer_stream(kb, request):
+        if isinstance(event, Token):
+            sent = True
+            yield event.text
+        elif isinstance(event, Done):
+            if not sent:
                 # Refused before the model was asked: no tokens came, the message is the answer.
-                yield tail or refusal_text(event, collection, vietnamese)
-            footer = sources_footer(event.get("citations") or [], vietnamese)
+                yield refusal_text(event.answer, collection, vietnamese)
+            footer = sources_footer(event.answer.citations, vietnamese)
             if footer:
                 yield footer
-            yield Finish(event, tokens)
+            yield event
 
 
-def collect(reply: Iterator[str | Finish]) -> tuple[str, Finish]:
-    """A whole reply at once: its text and its Finish."""
+def collect(reply: Iterator[str | Done]) -> tuple[str, Done]:
+    """A whole reply at once: its text and its Done."""
     parts: list[str] = []
     for item in reply:
-        if isinstance(item, Finish):
+        if isinstance(item, Done):
             return "".join(parts).lstrip(), item
         parts.append(item)
-    raise AssertionError("unreachable: a grounded reply always ends with Finish")
+    raise AssertionError("unreachable: a grounded reply always ends with Done")
+
+
+def citations_body(done: Done) -> list[dict[str, Any]]:
+    """The checked citations as /ask shows them (the extra `citations` field)."""
+    return [body(CitationOut.of(c)) for c in done.answer.citations]
 
 
 def failure(exc: BaseException) -> tuple[int, str]:
@@ -261,26 +232,18 @@ def failure(exc: BaseException) -> tuple[int, str]:
     return 500, "unexpected error; see the server log"
 
 
-def refusal_text(done: dict[str, Any], collection: str, vietnamese: bool) -> str:
+def refusal_text(answer: Answer, collection: str, vietnamese: bool) -> str:
     """The refusal sentence, with a hint at why when retrieval found nothing to use."""
-    hint = _HINTS.get((str(done.get("reason")), vietnamese))
-    text = str(done.get("answer") or "")
-    return f"{text} {hint.format(c=collection)}".strip() if hint else text
+    hint = _HINTS.get((str(answer.reason), vietnamese))
+    return f"{answer.answer} {hint.format(c=collection)}".strip() if hint else answer.answer
 
 
-def sources_footer(citations: list[dict[str, Any]], vietnamese: bool) -> str:
+def sources_footer(citations: list[Citation], vietnamese: bool) -> str:
     """`\\n\\nSources:\\n[1] file, p. 3 — heading` lines for the checked citations."""
     if not citations:
         return ""
     lines = [SOURCES_HEADING[vietnamese]]
-    for c in citations:
-        where = str(c["source"])
-        page = c.get("page_label") or c.get("page")
-        if page is not None:
-            where += f", p. {page}"
-        if c.get("heading"):
-            where += f" — {c['heading']}"
-        lines.append(f"[{c['n']}] {where}")
+    lines += [f"[{c.n}] {location_label(c, FOOTER)}" for c in citations]
     return "\n\n" + "\n".join(lines)
 
 

@@ -1,10 +1,37 @@
-"""Request and response bodies of the HTTP API (they drive the OpenAPI docs at /docs)."""
+"""Request and response bodies of the HTTP API (they drive the OpenAPI docs at /docs).
+
+The response models are also the one presenter of each result: `rag … --json` prints the same
+bodies through `body()`. Optional fields that a result leaves out (an answer's refusal reason,
+a hit's explain) are left unset, so they are absent rather than null, as the API always sent.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from rag.models import DEFAULT_MODE, Answer, Citation, DocumentRecord, Hit, Mode
+
+if TYPE_CHECKING:
+    from rag.retrieve import Retrieval
+
+
+def body(model: BaseModel) -> dict[str, Any]:
+    """A response model as the JSON object the API sends."""
+    return model.model_dump(mode="json", exclude_unset=True)
+
+
+def _timings(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in timings.items()}
+
+
+def _same_names(model: type[BaseModel], item: object, **overrides: Any) -> dict[str, Any]:
+    """The model's fields taken from item's attributes of the same names, then overrides."""
+    return {**{name: getattr(item, name) for name in model.model_fields}, **overrides}
+
+
+# -- requests ----------------------------------------------------------------------------------
 
 
 class Message(BaseModel):
@@ -26,7 +53,7 @@ class SearchRequest(BaseModel):
     )
     top_k: int | None = Field(default=None, ge=1, le=100)
     explain: bool = False
-    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    mode: Mode = DEFAULT_MODE
 
 
 class AskRequest(BaseModel):
@@ -39,3 +66,187 @@ class AskRequest(BaseModel):
     filters: dict[str, Any] | None = None
     top_k: int | None = Field(default=None, ge=1, le=50)
     stream: bool = False
+
+
+# -- responses ---------------------------------------------------------------------------------
+
+
+class HitOut(BaseModel):
+    """A retrieved chunk."""
+
+    chunk_id: str
+    source: str
+    page: int | None = Field(description="1-based physical page (PDF only)")
+    page_label: str | None = Field(description="the page's printed label (PDF only)")
+    heading: str = Field(description="heading path joined with ' > '")
+    score: float = Field(description="the mode's score: fused RRF, cosine or bm25")
+    text: str
+    explain: dict[str, Any] | None = Field(
+        default=None, description="each leg's rank and score (only with explain: true)"
+    )
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        """The hit as the API shows it (explain only when retrieval explained it)."""
+        fields = _same_names(cls, hit, score=round(hit.score, 6))
+        if hit.explain is None:
+            del fields["explain"]
+        return cls(**fields)
+
+
+class SearchResponse(BaseModel):
+    """POST /search and `rag search --json`."""
+
+    query: str
+    collection: str
+    hits: list[HitOut] = Field(description="chunks that passed the relevance floor, best first")
+    reason: str | None = Field(description='null, "no_documents" or "nothing_relevant"')
+    candidates: list[HitOut] = Field(description="the nearest chunks anyway, when no hit passed")
+    timings: dict[str, float] = Field(description="milliseconds per step")
+
+    @classmethod
+    def of(cls, query: str, collection: str, result: Retrieval) -> SearchResponse:
+        """One retrieval as the API shows it."""
+        return cls(
+            query=query,
+            collection=collection,
+            hits=[HitOut.of(h) for h in result.hits],
+            reason=result.reason,
+            candidates=[HitOut.of(h) for h in result.candidates] if result.reason else [],
+            timings=_timings(result.timings),
+        )
+
+
+class CitationOut(BaseModel):
+    """A checked `[n]` of an answer and the passage it points at."""
+
+    n: int
+    source: str
+    page: int | None
+    page_label: str | None
+    heading: str
+    chunk_id: str
+    snippet: str = Field(description="the part of the chunk that best matches the claim")
+    score: float
+
+    @classmethod
+    def of(cls, citation: Citation) -> CitationOut:
+        """The citation as the API shows it."""
+        return cls(**_same_names(cls, citation, score=round(citation.score, 6)))
+
+
+class AnswerOut(BaseModel):
+    """POST /ask, the `done` event of a streamed /ask, and `rag ask --json`."""
+
+    answer: str
+    answerable: bool
+    citations: list[CitationOut]
+    dropped_citations: list[int] = Field(description="[n] that named no source, removed")
+    query: str = Field(description="the standalone query used for retrieval")
+    timings: dict[str, float] = Field(description="milliseconds per step")
+    reason: str | None = Field(
+        default=None,
+        description='"no_documents", "nothing_relevant" or "model_declined" '
+        "(only when answerable is false)",
+    )
+    candidates: list[HitOut] | None = Field(
+        default=None, description="the nearest chunks (only when answerable is false)"
+    )
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerOut:
+        """The answer as the API shows it (a refusal adds its reason and candidates)."""
+        refusal: dict[str, Any] = {}
+        if not answer.answerable:
+            refusal["reason"] = answer.reason
+            refusal["candidates"] = [HitOut.of(h) for h in answer.candidates]
+        return cls(
+            answer=answer.answer,
+            answerable=answer.answerable,
+            citations=[CitationOut.of(c) for c in answer.citations],
+            dropped_citations=answer.dropped_citations,
+            query=answer.query,
+            timings=_timings(answer.timings),
+            **refusal,
+        )
+
+
+class DocumentOut(BaseModel):
+    """An ingested document as the catalog knows it."""
+
+    id: str
+    source: str
+    sha256: str
+    kind: str = Field(description='"pdf", "md", "txt" or "html"')
+    chunks: int
+    pages: int | None
+    size: int = Field(description="bytes")
+    ingested_at: str = Field(description="ISO 8601 UTC")
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> DocumentOut:
+        """The record as the API shows it."""
+        return cls.model_validate(record.to_dict())
+
+
+class DocumentList(BaseModel):
+    """GET /documents and `rag list --json`."""
+
+    collection: str
+    documents: list[DocumentOut]
+
+    @classmethod
+    def of(cls, collection: str, records: list[DocumentRecord]) -> DocumentList:
+        """A collection's documents as the API shows them."""
+        return cls(collection=collection, documents=[DocumentOut.of(r) for r in records])
+
+
+class Deleted(BaseModel):
+    """DELETE /documents/{id}."""
+
+    deleted: DocumentOut
+    collection: str
+
+
+class FailedFile(BaseModel):
+    """A file that could not be ingested, and why."""
+
+    path: str
+    error: str
+
+
+class IngestSummary(BaseModel):
+    """POST /documents: the same summary as `rag ingest --json`."""
+
+    collection: str
+    added: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    removed: list[str]
+    failed: list[FailedFile]
+    warnings: dict[str, list[str]] = Field(description="per source: pages without text, …")
+    chunks: int = Field(description="chunks written")
+    seconds: float
+    aborted: str | None = Field(description="why the run stopped early, if it did")
+
+
+class CollectionOut(BaseModel):
+    """One knowledge base and its size."""
+
+    name: str
+    documents: int
+    chunks: int
+
+
+class CollectionList(BaseModel):
+    """GET /collections and `rag collections --json`."""
+
+    collections: list[CollectionOut]
+    default: str = Field(description="the collection used when a request names none")
+
+    @classmethod
+    def of(cls, counts: dict[str, tuple[int, int]], default: str) -> CollectionList:
+        """Collections with their (documents, chunks) counts."""
+        rows = [CollectionOut(name=n, documents=d, chunks=c) for n, (d, c) in counts.items()]
+        return cls(collections=rows, default=default)

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rag.api.schemas import CollectionList, DocumentList, body
 from rag.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -132,7 +133,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
         collection = kb.collection(args.collection)
         records = kb.catalog.documents(collection)
     if args.json:
-        print_json({"collection": collection, "documents": [r.to_dict() for r in records]})
+        print_json(body(DocumentList.of(collection, records)))
         return EXIT_OK
     if not records:
         print(f"Collection '{collection}' is empty: add documents with `rag ingest PATH`.")
@@ -170,16 +171,13 @@ def _add_collections(sub: Any) -> None:
 def cmd_collections(settings: Settings, args: argparse.Namespace) -> int:
     """Print every collection with its document and chunk counts."""
     with KnowledgeBase(settings, role="collections") as kb:
-        rows = [
-            {"name": name, "documents": docs, "chunks": chunks}
-            for name, (docs, chunks) in kb.collection_counts().items()
-        ]
+        listing = CollectionList.of(kb.collection_counts(), settings.collection)
     if args.json:
-        print_json({"collections": rows})
+        print_json(body(listing))
     else:
-        for row in rows:
-            print(f"{row['name']}: {row['documents']} documents, {row['chunks']} chunks")
-        if not rows:
+        for row in listing.collections:
+            print(f"{row.name}: {row.documents} documents, {row.chunks} chunks")
+        if not listing.collections:
             print("No collections yet: add documents with `rag ingest PATH`.")
     return EXIT_OK
 

@@ -7,9 +7,11 @@ import json
 import os
 from typing import Any
 
+from rag.citations import location_label
 from rag.cli.common import EXIT_OK, add_common, print_json, show
 from rag.config import Settings
 from rag.kb import KnowledgeBase
+from rag.models import DEFAULT_MODE, MODES, Answer, Hit
 
 
 def _filter_args(parser: argparse.ArgumentParser) -> None:
@@ -49,15 +51,21 @@ def add_search(sub: Any) -> None:
         "chunks with source, page, heading path and score.",
     )
     p.add_argument("query", help="what to look for")
-    _filter_args(p)
-    p.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="default: %(default)s")
     p.add_argument("--explain", action="store_true", help="show each leg's rank and score")
-    add_common(p)
-    p.set_defaults(handler=cmd_search)
+    _query_flags(p, cmd_search)
+
+
+def _query_flags(parser: argparse.ArgumentParser, handler: Any) -> None:
+    """The filter and common flags of `rag search` and `rag ask`, and the handler."""
+    _filter_args(parser)
+    add_common(parser)
+    parser.set_defaults(handler=handler)
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Print the best chunks for a query."""
+    from rag.api.schemas import SearchResponse, body
     from rag.retrieve import retrieve
 
     with KnowledgeBase(settings, role="search") as kb:
@@ -72,15 +80,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
             explain=args.explain,
         )
     if args.json:
-        print_json(
-            {
-                "query": args.query,
-                "collection": collection,
-                "reason": result.reason,
-                "hits": [h.to_dict() for h in result.hits],
-                "candidates": [h.to_dict() for h in result.candidates] if result.reason else [],
-            }
-        )
+        print_json(body(SearchResponse.of(args.query, collection, result)))
         return EXIT_OK
     if result.reason == "no_documents":
         print(f"No documents in collection '{collection}' match: add some with `rag ingest PATH`.")
@@ -93,19 +93,12 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _where(hit: Any) -> str:
-    where = show(hit.source)
-    if hit.page is not None:
-        where += f" p. {hit.page_label or hit.page}"
-    if hit.heading:
-        where += f" › {hit.heading}"
-    return where
-
-
-def _hit_line(hit: Any) -> str:
+def _hit_line(hit: Hit) -> str:
     text = " ".join(hit.text.split())
     more = "…" if len(text) > 300 else ""
-    return f"[{hit.score:.3f}] {_where(hit)}\n   {text[:300]}{more}"
+    return (
+        f"[{hit.score:.3f}] {location_label(hit, source=show(hit.source))}\n   {text[:300]}{more}"
+    )
 
 
 def add_ask(sub: Any) -> None:
@@ -116,46 +109,43 @@ def add_ask(sub: Any) -> None:
         "citing [n]. Says so when the knowledge base does not hold the answer.",
     )
     p.add_argument("question", help="the question, in any language")
-    _filter_args(p)
-    add_common(p)
-    p.set_defaults(handler=cmd_ask)
+    _query_flags(p, cmd_ask)
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """Stream an answer, then list its sources (or explain the refusal)."""
-    from rag.answer import answer_stream
+    from rag.answer import AnswerRequest, answer_stream
+    from rag.api.schemas import AnswerOut, body
+    from rag.events import Done, Token
 
-    final: dict[str, Any] = {}
     with KnowledgeBase(settings, role="ask") as kb:
         collection = kb.collection(args.collection)
-        events = answer_stream(kb, collection, args.question, None, _filters(args), args.top_k)
-        for event in events:
-            if event["type"] == "token" and not args.json:
-                print(event["text"], end="", flush=True)
-            elif event["type"] == "done":
-                final = event
+        request = AnswerRequest(collection, args.question, None, _filters(args), args.top_k)
+        for event in answer_stream(kb, request):
+            if isinstance(event, Token) and not args.json:
+                print(event.text, end="", flush=True)
+            elif isinstance(event, Done):
+                final = event.answer
     if args.json:
-        print_json(final)
-        return EXIT_OK
-    _print_answer_end(final)
+        print_json(body(AnswerOut.of(final)))
+    else:
+        _print_answer_end(final)
     return EXIT_OK
 
 
-def _print_answer_end(final: dict[str, Any]) -> None:
-    if not final.get("answerable"):
-        if final.get("reason") != "model_declined":
-            print(final.get("answer", ""), end="")
-        print(f"\n\n(not in the knowledge base: {final.get('reason')})")
-        for cand in final.get("candidates", [])[:3]:
-            print(f"  nearest: {show(cand['source'])} [{cand['score']:.3f}]")
+def _print_answer_end(final: Answer) -> None:
+    if not final.answerable:
+        if final.reason != "model_declined":
+            print(final.answer, end="")
+        print(f"\n\n(not in the knowledge base: {final.reason})")
+        for cand in final.candidates[:3]:
+            print(f"  nearest: {show(cand.source)} [{cand.score:.3f}]")
         return
     print("\n\nSources:")
-    for cit in final.get("citations", []):
-        page = f" p. {cit.get('page_label') or cit['page']}" if cit.get("page") else ""
-        heading = f" › {cit['heading']}" if cit.get("heading") else ""
-        print(f"  [{cit['n']}] {show(cit['source'])}{page}{heading}")
-    if final.get("dropped_citations"):
-        print(f"  (removed citations to no source: {final['dropped_citations']})")
+    for cit in final.citations:
+        print(f"  [{cit.n}] {location_label(cit, source=show(cit.source))}")
+    if final.dropped_citations:
+        print(f"  (removed citations to no source: {final.dropped_citations})")
 
 
 def add_serve(sub: Any) -> None:

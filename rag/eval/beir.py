@@ -30,8 +30,8 @@ from rag.eval.common import (
 )
 from rag.eval.metrics import average, latency, score_query
 from rag.kb import KnowledgeBase
+from rag.models import MODES, Mode
 
-MODES = ("dense", "keyword", "hybrid")
 DEPTH = 100  # distinct documents each query ranks: Recall@100 needs 100
 COLUMNS = (
     ("nDCG@10", "ndcg@10"),
@@ -153,7 +153,7 @@ def _run_mode(
     collection: str,
     data: Beir,
     sources: dict[str, str],
-    mode: str,
+    mode: Mode,
     top_k: int,
     progress: bool,
 ) -> dict[str, Any]:

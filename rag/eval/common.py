@@ -16,6 +16,7 @@ from rag.cli.progress import ProgressBar
 from rag.errors import BadRequest, RagError
 from rag.eval.metrics import dedupe
 from rag.kb import KnowledgeBase
+from rag.models import Mode
 from rag.retrieve import retrieve
 
 
@@ -82,7 +83,7 @@ def chunk_depth(kb: KnowledgeBase, collection: str, documents: int) -> int:
 
 
 def ranking(
-    kb: KnowledgeBase, collection: str, query: str, mode: str, top_k: int, documents: int
+    kb: KnowledgeBase, collection: str, query: str, mode: Mode, top_k: int, documents: int
 ) -> list[str]:
     """Distinct sources of the best chunks, best first, with no relevance floor."""
     try:
@@ -97,7 +98,7 @@ def ranking(
     return ranked[:documents]
 
 
-def timed_search(kb: KnowledgeBase, collection: str, query: str, mode: str) -> float:
+def timed_search(kb: KnowledgeBase, collection: str, query: str, mode: Mode) -> float:
     """Milliseconds of the search a user runs (`rag search`: configured top_k and floor)."""
     started = time.perf_counter()
     with suppress(BadRequest):

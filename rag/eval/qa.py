@@ -150,7 +150,7 @@ def _ask_all(
 def _ask_one(
     kb: KnowledgeBase, collection: str, q: Question, held: bool, tally: _Tally, top_k: int
 ) -> None:
-    from rag.answer import answer
+    from rag.answer import AnswerRequest, answer
 
     if not held:
         depth = max(HITS_AT)
@@ -161,7 +161,7 @@ def _ask_one(
             tally.hits[k].append(hit_at_k(ranked, q.source, k))
         tally.rr.append(mrr_at_k(ranked, {q.source: 1}, depth))
     began = time.perf_counter()
-    reply = answer(kb, collection, q.text)
+    reply = answer(kb, AnswerRequest(collection, q.text))
     tally.answer_ms.append((time.perf_counter() - began) * 1000)
     if held:
         tally.refused.append(0.0 if reply.answerable else 1.0)

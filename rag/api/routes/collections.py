@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from rag.api.deps import KB
+from rag.api.schemas import CollectionList
 
 router = APIRouter(tags=["collections"])
 
 
 @router.get("/collections")
-def list_collections(kb: KB) -> dict[str, Any]:
+def list_collections(kb: KB) -> CollectionList:
     """Every collection with its document and chunk counts."""
-    rows = [
-        {"name": name, "documents": documents, "chunks": chunks}
-        for name, (documents, chunks) in kb.collection_counts().items()
-    ]
-    return {"collections": rows, "default": kb.settings.collection}
+    return CollectionList.of(kb.collection_counts(), kb.settings.collection)

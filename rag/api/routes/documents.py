@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import KB, State
-from rag.errors import BadRequest, NotFound, PayloadTooLarge
+from rag.api.schemas import Deleted, DocumentList, DocumentOut, IngestSummary
+from rag.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable
 from rag.filetypes import listing
 
 router = APIRouter(tags=["documents"])
@@ -20,7 +21,7 @@ async def upload(
     state: State,
     files: Annotated[list[UploadFile], File(description=f"one or more {listing()} files")],
     collection: CollectionParam = None,
-) -> dict[str, Any]:
+) -> IngestSummary:
     """Ingest uploaded files; the answer is the same summary as `rag ingest --json`."""
     from ingest.run import ingest_uploads  # the upload edge is where rag may call ingest
 
@@ -39,39 +40,35 @@ async def upload(
     if not uploads:
         raise BadRequest("no files in the upload (multipart field 'files')")
 
-    def run() -> dict[str, Any]:
+    def run() -> IngestSummary:
         with state.write_lock:
-            return ingest_uploads(kb, name, uploads).to_dict()
+            return IngestSummary.model_validate(ingest_uploads(kb, name, uploads).to_dict())
 
-    report = await run_in_threadpool(run)
-    if report["aborted"]:
-        from rag.errors import ServiceUnavailable
-
-        raise ServiceUnavailable(f"ingest stopped: {report['aborted']}")
-    return report
+    summary = await run_in_threadpool(run)
+    if summary.aborted:
+        raise ServiceUnavailable(f"ingest stopped: {summary.aborted}")
+    return summary
 
 
 @router.get("/documents")
-def list_documents(kb: KB, collection: CollectionParam = None) -> dict[str, Any]:
+def list_documents(kb: KB, collection: CollectionParam = None) -> DocumentList:
     """The documents of a collection."""
     name = kb.collection(collection)
-    return {"collection": name, "documents": [r.to_dict() for r in kb.catalog.documents(name)]}
+    return DocumentList.of(name, kb.catalog.documents(name))
 
 
 @router.get("/documents/{doc_id}")
-def get_document(doc_id: str, kb: KB, collection: CollectionParam = None) -> dict[str, Any]:
+def get_document(doc_id: str, kb: KB, collection: CollectionParam = None) -> DocumentOut:
     """One document by id."""
     name = kb.collection(collection)
     record = kb.catalog.document(name, doc_id)
     if record is None:
         raise NotFound(f"no document with id '{doc_id}' in collection '{name}'")
-    return record.to_dict()
+    return DocumentOut.of(record)
 
 
 @router.delete("/documents/{doc_id}")
-def delete_document(
-    doc_id: str, state: State, collection: CollectionParam = None
-) -> dict[str, Any]:
+def delete_document(doc_id: str, state: State, collection: CollectionParam = None) -> Deleted:
     """Remove a document and its chunks."""
     kb = state.kb
     name = kb.collection(collection)
@@ -79,4 +76,4 @@ def delete_document(
         raise NotFound(f"no document with id '{doc_id}' in collection '{name}'")
     with state.write_lock:
         record = kb.delete_document(name, doc_id)
-    return {"deleted": record.to_dict(), "collection": name}
+    return Deleted(deleted=DocumentOut.of(record), collection=name)

@@ -25,7 +25,7 @@ from rag.answer import DEFAULT_TEMPERATURE
 from rag.api.compat import (
     MODEL_FAMILY,
     CollectionInfo,
-    Finish,
+    citations_body,
     collect,
     describe,
     error_route,
@@ -40,6 +40,7 @@ from rag.api.compat import (
 )
 from rag.api.deps import KB
 from rag.errors import BadRequest
+from rag.events import Done
 from rag.kb import KnowledgeBase
 
 CAPABILITIES = ["completion"]
@@ -188,8 +189,8 @@ async def chat(request: Request, kb: KB) -> dict[str, Any] | StreamingResponse:
     )
     reply = grounded_reply(kb, collection, question, history, body.options)
     if body.stream is False:
-        text, finish = await run_in_threadpool(collect, reply)
-        return {**_message(body.model, text), "done": True, **_final(finish)}
+        text, done = await run_in_threadpool(collect, reply)
+        return {**_message(body.model, text), "done": True, **_final(done)}
     # Pull the first piece here so that errors before any output get a proper HTTP status.
     first = await run_in_threadpool(next, reply)
     lines = _lines(body.model, chain([first], reply))
@@ -219,22 +220,22 @@ def _message(model: str, text: str) -> dict[str, Any]:
     }
 
 
-def _final(finish: Finish) -> dict[str, Any]:
+def _final(done: Done) -> dict[str, Any]:
     """done_reason, the metrics we know (ns, zeros left out) and the checked citations."""
-    timings = finish.done.get("timings") or {}
+    timings = done.answer.timings
     metrics = {
         "total_duration": int(timings.get("total", 0) * 1_000_000),
-        "eval_count": finish.tokens,
+        "eval_count": done.tokens,
         "eval_duration": int(timings.get("generate", 0) * 1_000_000),
     }
     present = {key: value for key, value in metrics.items() if value}
-    return {"done_reason": "stop", **present, "citations": finish.done.get("citations", [])}
+    return {"done_reason": "stop", **present, "citations": citations_body(done)}
 
 
-def _lines(model: str, reply: Iterator[str | Finish]) -> Iterator[bytes]:
+def _lines(model: str, reply: Iterator[str | Done]) -> Iterator[bytes]:
     try:
         for item in reply:
-            if isinstance(item, Finish):
+            if isinstance(item, Done):
                 line = {**_message(model, ""), "done": True, **_final(item)}
             else:
                 line = {**_message(model, item), "done": False}

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.api.compat import (
     CollectionInfo,
-    Finish,
+    citations_body,
     collect,
     describe,
     error_route,
@@ -39,6 +39,7 @@ from rag.api.compat import (
 )
 from rag.api.deps import KB
 from rag.errors import BadRequest, InputTooLong, NotFound
+from rag.events import Done
 from rag.kb import KnowledgeBase
 from rag.ollama import full_name
 from rag.prompts import estimate_tokens
@@ -145,10 +146,10 @@ async def chat_completions(
         "system_fingerprint": FINGERPRINT,
     }
     if not body.stream:
-        text, finish = await run_in_threadpool(collect, reply)
+        text, done = await run_in_threadpool(collect, reply)
         message = {"role": "assistant", "content": text}
         choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
-        citations = finish.done.get("citations", [])
+        citations = citations_body(done)
         return {**meta, "object": "chat.completion", "choices": [choice], "citations": citations}
     # Pull the first piece here so that errors before any output get a proper HTTP status.
     first = await run_in_threadpool(next, reply)
@@ -156,13 +157,13 @@ async def chat_completions(
     return StreamingResponse(chunks, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
-def _chunks(base: dict[str, Any], reply: Iterator[str | Finish]) -> Iterator[bytes]:
+def _chunks(base: dict[str, Any], reply: Iterator[str | Done]) -> Iterator[bytes]:
     delta: dict[str, str] = {"role": "assistant"}  # the role goes on the first chunk only
     try:
         for item in reply:
-            if isinstance(item, Finish):
+            if isinstance(item, Done):
                 choice = {"index": 0, "delta": {}, "finish_reason": "stop"}
-                yield _event({**base, "choices": [choice], "citations": item.done["citations"]})
+                yield _event({**base, "choices": [choice], "citations": citations_body(item)})
             else:
                 choice = {"index": 0, "delta": {**delta, "content": item}, "finish_reason": None}
                 yield _event({**base, "choices": [choice]})

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from rag.api.deps import KB
-from rag.api.schemas import SearchRequest
+from rag.api.schemas import SearchRequest, SearchResponse
 from rag.retrieve import Filters, retrieve
 
 router = APIRouter(tags=["search"])
 
 
-@router.post("/search")
-def search(body: SearchRequest, kb: KB) -> dict[str, Any]:
+@router.post("/search", response_model_exclude_unset=True)
+def search(body: SearchRequest, kb: KB) -> SearchResponse:
     """Best chunks for a query: hybrid (dense + keyword) by default, with optional filters."""
     collection = kb.collection(body.collection)
     result = retrieve(
@@ -26,11 +24,4 @@ def search(body: SearchRequest, kb: KB) -> dict[str, Any]:
         mode=body.mode,
         explain=body.explain,
     )
-    return {
-        "query": body.query,
-        "collection": collection,
-        "hits": [h.to_dict() for h in result.hits],
-        "reason": result.reason,
-        "candidates": [h.to_dict() for h in result.candidates] if result.reason else [],
-        "timings": {k: round(v, 2) for k, v in result.timings.items()},
-    }
+    return SearchResponse.of(body.query, collection, result)
