@@ -2,7 +2,7 @@
 
 Builds N chunks (embedding-like vectors: a 48-d Gaussian latent through a fixed random projection
 to 768 dimensions, plus noise, L2-normalised; texts drawn from a Zipf vocabulary) written straight
-through Catalog + VectorStore, so no Ollama is needed. The query embedding is precomputed and
+through KnowledgeBase.write, so no Ollama is needed. The query embedding is precomputed and
 excluded from the timings. Also reports Chroma's recall@10 against exact search.
 
     .venv/bin/python -m bench.search_latency              # N = 10000
@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from rag.catalog import now_iso  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.filetypes import KINDS  # noqa: E402
-from rag.kb import KnowledgeBase  # noqa: E402
+from rag.kb import DocumentVersion, KnowledgeBase  # noqa: E402
 from rag.models import Chunk, DocumentRecord  # noqa: E402
 from rag.retrieve import Filters, retrieve  # noqa: E402
 
@@ -84,22 +84,18 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
 
 
 def build(kb: KnowledgeBase, vectors: np.ndarray, texts: list[str]) -> float:
-    """Write the chunks through the catalog and the vector store; return the seconds taken."""
+    """Write the chunks through the knowledge base's crash-safe write; return the seconds taken."""
     n = len(texts)
     started = time.perf_counter()
     for first in range(0, n, 5000):
         batch = range(first, min(n, first + 5000))
         chunks = [_chunk(i, texts[i]) for i in batch]
-        kb.store.upsert(
-            COLLECTION,
-            MODEL,
-            [c.id for c in chunks],
-            vectors[first : batch.stop],
-            [c.metadata() for c in chunks],
-        )
+        versions = []
         for doc in range(first // CHUNKS_PER_DOC, batch.stop // CHUNKS_PER_DOC):
-            mine = chunks[doc * CHUNKS_PER_DOC - first : (doc + 1) * CHUNKS_PER_DOC - first]
-            kb.catalog.commit(COLLECTION, _record(doc), 1, mine)
+            at = doc * CHUNKS_PER_DOC
+            mine = chunks[at - first : at - first + CHUNKS_PER_DOC]
+            versions.append(DocumentVersion(_record(doc), 1, mine, vectors[at : at + len(mine)]))
+        kb.write(COLLECTION, versions)
         rate = batch.stop / (time.perf_counter() - started)
         print(f"  {batch.stop:>7} chunks written ({rate:.0f}/s)", flush=True)
     return time.perf_counter() - started
@@ -228,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     with KnowledgeBase(settings, role="bench") as kb:
         vectors, texts = corpus.vectors(args.n), corpus.texts(args.n)  # same seed, same data
         seconds = None
-        if kb.catalog.counts(COLLECTION)[1] != args.n:
+        if kb.counts(COLLECTION)[1] != args.n:
             print(f"building {args.n} chunks in {data_dir}")
             kb.drop_collection(COLLECTION)
             seconds = build(kb, vectors, texts)

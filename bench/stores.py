@@ -55,7 +55,7 @@ class SyntheticStore:
     def ensure(self) -> SyntheticStore:
         """Build the collection unless a complete one is already there."""
         with KnowledgeBase(self.settings, role="bench") as kb:
-            if kb.catalog.counts(COLLECTION)[1] != self.n:
+            if kb.counts(COLLECTION)[1] != self.n:
                 print(f"  building {self.n} synthetic chunks in {self.data_dir}", flush=True)
                 vectors, texts, _ = self.corpus
                 kb.drop_collection(COLLECTION)

@@ -18,15 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ingest.chunker import estimate_tokens
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
 from rag.catalog import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
-from rag.kb import KnowledgeBase
+from rag.kb import DocumentVersion, KnowledgeBase
 from rag.models import Chunk, Document, DocumentRecord
 
 END = None
@@ -97,7 +95,7 @@ class Pipeline:
         self.progress.bytes_total = sum(i.size for i in items)
         self.kb.repair(self.collection)
         # One query for every file's last stat, not one per file while the writer holds the db.
-        self._known = self.kb.catalog.stats(self.collection)
+        self._known = self.kb.file_stats(self.collection)
         self._parsers.plan(items)
         if items:
             self._budget = self._chunk_budget()
@@ -194,7 +192,6 @@ class Pipeline:
 
     def _start(self, item: Item) -> _Parsing | None:
         """Skip an unchanged file, or read and hash it and start parsing it."""
-        catalog = self.kb.catalog
         known = self._known.get(item.source)
         if known and known[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
             self._finish(item, "unchanged")
@@ -205,9 +202,9 @@ class Pipeline:
             self._finish(item, "failed", f"cannot read: {exc.strerror or exc}")
             return None
         if known and known[0] == hashlib.sha256(data).hexdigest():
-            record = catalog.by_source(self.collection, item.source)
+            record = self.kb.by_source(self.collection, item.source)
             if record is not None:
-                catalog.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
+                self.kb.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
             self._finish(item, "unchanged")
             return None
         args = (
@@ -346,15 +343,7 @@ class Pipeline:
                 self._finish(job.item, "failed", job.error)
         if not good:
             return
-        catalog, store, kb = self.kb.catalog, self.kb.store, self.collection
-        ids = [c.id for j in good for c in j.chunks]
-        catalog.reserve(kb, ids)
-        vectors = np.asarray([v for j in good for v in j.vectors], dtype=np.float32)
-        metas = [c.metadata() for j in good for c in j.chunks]
-        store.upsert(kb, self.settings.embed_model, ids, vectors, metas)
-        old = catalog.commit_many(kb, [(j.record, j.item.mtime_ns, j.chunks) for j in good])
-        store.delete(kb, old)
-        catalog.release(kb, old + ids)
+        self.kb.write(self.collection, [_version(j) for j in good])
         for job in good:
             self.progress.add(chunks_written=len(job.chunks))
             self._finish(job.item, "updated" if job.existed else "added", chunks=len(job.chunks))
@@ -386,3 +375,9 @@ class Pipeline:
                 getattr(self.report, outcome).append(item.source)
             self.report.chunks += chunks
         self.progress.add(files_done=1, bytes_done=item.size)
+
+
+def _version(job: Job) -> DocumentVersion:
+    """What the writer hands the knowledge base for a fully embedded job."""
+    vectors = [v for v in job.vectors if v is not None]  # none is None once job.error is None
+    return DocumentVersion(job.record, job.item.mtime_ns, job.chunks, vectors)

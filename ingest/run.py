@@ -45,7 +45,7 @@ def ingest_paths(
 
 def _prune_one(kb: KnowledgeBase, collection: str, raw: str, report: IngestReport) -> bool:
     source = str(Path(raw).expanduser().resolve())
-    if kb.catalog.by_source(collection, source) is None:
+    if kb.by_source(collection, source) is None:
         return False
     kb.delete_document(collection, source)
     report.removed.append(source)
@@ -56,7 +56,7 @@ def _prune_under(
     kb: KnowledgeBase, collection: str, root: Path, present: set[str], report: IngestReport
 ) -> None:
     prefix = str(root) + os.sep
-    for record in kb.catalog.documents(collection):
+    for record in kb.documents(collection):
         gone = record.source.startswith(prefix) and record.source not in present
         if gone and not os.path.exists(record.source):
             kb.delete_document(collection, record.doc_id)

@@ -1,12 +1,10 @@
 """The document catalog (SQLite): which documents are done, their chunks, and a keyword index.
 
-The catalog is the source of truth for "what is ingested". Chroma holds the vectors. Writes go
-in this order so that a crash at any point leaves the old or the new version, never a mix:
-1. `reserve(ids)`: new chunk ids are journalled as pending *before* they reach Chroma;
-2. vectors are upserted into Chroma;
-3. `commit(...)`: one transaction replaces the document's rows and moves the old ids to pending;
-4. the old ids are deleted from Chroma and `release(ids)` drops them from the journal.
-`orphans()` lists pending ids that no committed document owns: the next run deletes them.
+The catalog is the source of truth for "what is ingested"; the vector store holds the vectors.
+It offers the journal steps of the crash-safe write order that `rag.kb.KnowledgeBase` owns:
+`reserve(ids)` journals ids as pending, `commit_many(...)` replaces documents' rows in one
+transaction and journals the replaced ids, `release(ids)` forgets settled ones, and `orphans()`
+lists pending ids that no committed document owns (the next run deletes their vectors).
 The keyword index (`rag.lexical`, FTS5) follows `chunks` through triggers, in the same transaction.
 """
 

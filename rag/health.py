@@ -6,6 +6,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.kb import KnowledgeBase
 from rag.ollama import OllamaClient
 
 
@@ -28,21 +29,24 @@ def check_ollama(settings: Settings, client: OllamaClient) -> dict[str, dict[str
     return checks
 
 
+def check_store(kb: KnowledgeBase) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    """Is the open store reachable? The check, and every collection's (documents, chunks)."""
+    try:
+        counts = kb.collection_counts()
+    except RagError as exc:
+        return {"ok": False, "detail": str(exc)}, {}
+    docs = sum(d for d, _ in counts.values())
+    detail = f"{kb.store.where}: {len(counts)} collections, {docs} documents"
+    return {"ok": True, "detail": detail}, counts
+
+
 def check_all(settings: Settings) -> dict[str, Any]:
     """Every check `rag doctor` runs, with an overall verdict."""
-    from rag.kb import KnowledgeBase
-
     with OllamaClient(settings) as client:
         checks = check_ollama(settings, client)
     try:
         with KnowledgeBase(settings, role="doctor") as kb:
-            where = settings.chroma_url or str(settings.store_path)
-            counts = kb.collection_counts()
-            docs = sum(d for d, _ in counts.values())
-            checks["store"] = {
-                "ok": True,
-                "detail": f"Chroma at {where}: {len(counts)} collections, {docs} documents",
-            }
-    except RagError as exc:
+            checks["store"], _ = check_store(kb)
+    except RagError as exc:  # the store could not even be opened (locked, unreachable)
         checks["store"] = {"ok": False, "detail": str(exc)}
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}

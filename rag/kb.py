@@ -1,41 +1,78 @@
-"""The knowledge base one process works with: settings, Ollama, the store and its catalog."""
+"""The knowledge base one process works with: settings, Ollama, the vector store and the catalog.
+
+`KnowledgeBase` is the one owner of the write order across its two stores (the SQLite catalog,
+`rag.catalog`, and a vector store, `rag.vectors.VectorStore`). Every write goes in this order, so
+that a crash at any point leaves the old or the new version of a document, never a mix:
+1. reserve: the new chunk ids are journalled as pending in the catalog *before* any vector is
+   written;
+2. upsert: the vectors go into the vector store;
+3. commit: one catalog transaction makes the new versions current (their chunks become
+   searchable) and journals the ids they replaced;
+4. delete: the replaced ids are deleted from the vector store;
+5. release: the journal forgets the ids whose fate is settled.
+Removing a document is 3-5 with no new version. `repair` finishes 4-5 for journalled ids that no
+committed document owns (leftovers of an interrupted run); ingest runs it first. Reads trust the
+catalog: a vector the catalog does not hold as committed is never returned.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+import numpy as np
 
 from rag.catalog import Catalog
 from rag.config import Settings, check_collection
 from rag.errors import BadRequest, ConfigError, NotFound
 from rag.lock import StoreLock
-from rag.models import DocumentRecord
+from rag.models import Chunk, DocumentRecord
 from rag.ollama import ModelInfo, OllamaClient
-from rag.store import VectorStore
+from rag.store import ChromaStore
+from rag.vectors import VectorStore
 
 log = logging.getLogger(__name__)
 
 
-class KnowledgeBase:
-    """Opens the store (taking the embedded store's lock) and gives access to its parts."""
+@dataclass(frozen=True)
+class DocumentVersion:
+    """A new version of one document, ready to write: its record, chunks and their vectors."""
 
-    def __init__(self, settings: Settings, role: str = "cli", url: str | None = None) -> None:
+    record: DocumentRecord
+    mtime_ns: int  # 0 when the bytes did not come from a file
+    chunks: list[Chunk]
+    vectors: Sequence[Sequence[float]] | np.ndarray  # one per chunk, in order
+
+
+class KnowledgeBase:
+    """Opens the stores (taking the embedded store's lock); reads and crash-safe writes."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        role: str = "cli",
+        url: str | None = None,
+        store: VectorStore | None = None,
+    ) -> None:
         self.settings = settings
         self.ollama = OllamaClient(settings)
         self.lock: StoreLock | None = None
         if not settings.chroma_url:
             self.lock = StoreLock(settings.store_path, role, url)
+        self._given_store = store  # None: Chroma as the settings say
         self._store: VectorStore | None = None
         self._catalog: Catalog | None = None
         self._embed_info: ModelInfo | None = None
 
     def open(self) -> KnowledgeBase:
-        """Take the lock, connect to Chroma and open the catalog."""
+        """Take the lock, connect to the vector store and open the catalog."""
         if self.lock is not None:
             self.lock.acquire()
         try:
-            self._store = VectorStore.connect(self.settings)
+            self._store = self._given_store or ChromaStore.connect(self.settings)
             self._catalog = Catalog(self.settings.catalog_path)
         except BaseException:
             self.close()
@@ -62,13 +99,12 @@ class KnowledgeBase:
 
     @property
     def store(self) -> VectorStore:
-        """The vector store (after open())."""
+        """The vector store (after open()): for pin checks and raw queries; write through us."""
         assert self._store is not None, "KnowledgeBase.open() first"
         return self._store
 
     @property
-    def catalog(self) -> Catalog:
-        """The document catalog (after open())."""
+    def _cat(self) -> Catalog:
         assert self._catalog is not None, "KnowledgeBase.open() first"
         return self._catalog
 
@@ -86,38 +122,109 @@ class KnowledgeBase:
         except ConfigError as exc:  # a name from a request or flag is the caller's mistake
             raise BadRequest(str(exc)) from None
 
-    def collection_counts(self) -> dict[str, tuple[int, int]]:
-        """Every collection (in the catalog or in Chroma) with its (documents, chunks)."""
-        names = sorted(set(self.catalog.collections()) | set(self.store.names()))
-        return {name: self.catalog.counts(name) for name in names}
+    # -- reading -------------------------------------------------------------------------------
 
-    def repair(self, collection: str) -> int:
-        """Delete vectors left behind by an interrupted run; return how many."""
-        orphans = self.catalog.orphans(collection)
-        if orphans:
-            log.info("removing %d chunks left by an interrupted run", len(orphans))
-            self.store.delete(collection, orphans)
-            self.catalog.release(collection, orphans)
-        return len(orphans)
+    def documents(self, collection: str) -> list[DocumentRecord]:
+        """All committed documents of a collection, by source."""
+        return self._cat.documents(collection)
+
+    def document(self, collection: str, doc_id: str) -> DocumentRecord | None:
+        """One document by id, or None."""
+        return self._cat.document(collection, doc_id)
+
+    def by_source(self, collection: str, source: str) -> DocumentRecord | None:
+        """One document by its source as stored, or None."""
+        return self._cat.by_source(collection, source)
 
     def find_document(self, collection: str, ref: str) -> DocumentRecord:
         """A document by id, source path as stored, or a path that resolves to it."""
-        record = self.catalog.document(collection, ref) or self.catalog.by_source(collection, ref)
+        record = self.document(collection, ref) or self.by_source(collection, ref)
         if record is None:
-            record = self.catalog.by_source(collection, str(Path(ref).expanduser().resolve()))
+            record = self.by_source(collection, str(Path(ref).expanduser().resolve()))
         if record is None:
             raise NotFound(f"no document {ref!r} in collection '{collection}'")
         return record
 
+    def chunk_ids(self, collection: str, doc_id: str) -> list[str]:
+        """Ids of a document's committed chunks, in order."""
+        return self._cat.chunk_ids(collection, doc_id)
+
+    def file_stats(self, collection: str) -> dict[str, tuple[str, int, int]]:
+        """source → (sha256, size, mtime_ns) of every document: the unchanged-file fast path."""
+        return self._cat.stats(collection)
+
+    def counts(self, collection: str) -> tuple[int, int]:
+        """(documents, chunks) committed in a collection."""
+        return self._cat.counts(collection)
+
+    def collection_counts(self) -> dict[str, tuple[int, int]]:
+        """Every collection (in the catalog or in the vector store) with its (documents, chunks)."""
+        names = sorted(set(self._cat.collections()) | set(self.store.names()))
+        return {name: self._cat.counts(name) for name in names}
+
+    def filter_documents(
+        self, collection: str, kinds: Sequence[str] = (), since: str | None = None
+    ) -> list[tuple[str, str, int]]:
+        """(doc_id, source, chunks) of documents of these kinds, ingested at or after `since`."""
+        return self._cat.filter_documents(collection, kinds, since)
+
+    def keyword_search(
+        self, collection: str, terms: list[str], limit: int, doc_ids: Iterable[str] | None = None
+    ) -> list[tuple[dict, float]]:
+        """Committed chunks with any of the terms, best first (see Catalog.keyword_search)."""
+        return self._cat.keyword_search(collection, terms, limit, doc_ids)
+
+    def nearest(
+        self, collection: str, vector: Sequence[float], n: int
+    ) -> tuple[list[tuple[dict, float]], bool]:
+        """Up to n nearest committed chunks (row, cosine), best first; and if the index ran out."""
+        pairs = self.store.query(collection, self.settings.embed_model, vector, n)
+        # Vectors of an interrupted run may be in the store but not committed: the catalog decides.
+        rows = self._cat.chunks_by_ids(collection, [cid for cid, _ in pairs])
+        return [(rows[cid], score) for cid, score in pairs if cid in rows], len(pairs) < n
+
+    # -- writing (in the order the module docstring gives) -------------------------------------
+
+    def write(self, collection: str, versions: Sequence[DocumentVersion]) -> None:
+        """Make new document versions current, replacing their old versions, crash-safely."""
+        ids = [c.id for v in versions for c in v.chunks]
+        if not ids:
+            return
+        vectors = np.asarray([x for v in versions for x in v.vectors], dtype=np.float32)
+        if len(vectors) != len(ids):
+            raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
+        metas = [c.metadata() for v in versions for c in v.chunks]
+        self._cat.reserve(collection, ids)
+        self.store.upsert(collection, self.settings.embed_model, ids, vectors, metas)
+        old = self._cat.commit_many(
+            collection, [(v.record, v.mtime_ns, v.chunks) for v in versions]
+        )
+        self._discard(collection, old, settled=ids)
+
+    def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
+        """Record a new file stat for an unchanged document (same hash, new mtime)."""
+        self._cat.touch(collection, doc_id, size, mtime_ns)
+
     def delete_document(self, collection: str, ref: str) -> DocumentRecord:
-        """Remove one document and its chunks; return what was removed."""
+        """Remove one document (by id or source) and its chunks; return what was removed."""
         record = self.find_document(collection, ref)
-        old = self.catalog.remove(collection, record.doc_id)
-        self.store.delete(collection, old)
-        self.catalog.release(collection, old)
+        self._discard(collection, self._cat.remove(collection, record.doc_id))
         return record
 
+    def repair(self, collection: str) -> int:
+        """Delete vectors left behind by an interrupted run; return how many."""
+        orphans = self._cat.orphans(collection)
+        if orphans:
+            log.info("removing %d chunks left by an interrupted run", len(orphans))
+            self._discard(collection, orphans)
+        return len(orphans)
+
     def drop_collection(self, collection: str) -> None:
-        """Delete a whole collection: vectors and catalog."""
+        """Delete a whole collection: vectors, then the catalog (a crash between: drop again)."""
         self.store.drop(collection)
-        self.catalog.drop_collection(collection)
+        self._cat.drop_collection(collection)
+
+    def _discard(self, collection: str, ids: list[str], settled: Sequence[str] = ()) -> None:
+        """Steps 4-5: delete journalled ids from the vector store, then forget them and settled."""
+        self.store.delete(collection, ids)
+        self._cat.release(collection, [*ids, *settled])

@@ -22,14 +22,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from time import perf_counter
-from typing import Any, cast
+from typing import Any
 
 from rag import lexical
 from rag.errors import BadRequest
 from rag.filters import Filters, since_iso
 from rag.kb import KnowledgeBase
 from rag.models import MODES, Hit, Mode
-from rag.store import HNSW
 
 # For nomic-embed-text, the default embedder: unrelated text scores ~0.30-0.45 there and related
 # text 0.55+. Other embedders have other scales (the test double: 0.14-0.50 for the right chunk of
@@ -40,10 +39,6 @@ KEYWORD_MIN_SHARE = 0.5  # of the query's distinct content words, for a keyword 
 RRF_K = 60
 FETCH_MIN = 50  # each leg fetches max(4 * top_k, FETCH_MIN) before filtering and fusing
 FETCH_CAP = 1000  # dense fetches never ask Chroma for more (a filter this selective loses recall)
-# Chroma searches with ef = max(ef_search, n_results). store.py builds collections with 200 and
-# max_neighbors 32; bench/search_latency.py measured recall@10 of 0.998 at 10k and 0.98 at 100k
-# embedding-like vectors with it, at ~5 ms a query: kept (changing it means editing store.py).
-EF_SEARCH = cast(int, HNSW["ef_search"])
 
 
 @dataclass
@@ -140,11 +135,11 @@ class _Search:
 
     def scope(self, filters: Filters | None) -> int:
         """Resolve the filters to doc ids; return how many chunks they allow."""
-        self.allowed = self.total = self.kb.catalog.counts(self.collection)[1]
+        self.allowed = self.total = self.kb.counts(self.collection)[1]
         if filters is None or filters.is_empty() or self.total == 0:
             return self.allowed
         since = since_iso(filters.ingested_after) if filters.ingested_after else None
-        rows = self.kb.catalog.filter_documents(self.collection, filters.kinds, since)
+        rows = self.kb.filter_documents(self.collection, filters.kinds, since)
         kept = [(doc_id, n) for doc_id, source, n in rows if filters.matches_source(source)]
         self.allowed = sum(n for _, n in kept)
         if self.allowed < self.total:  # a filter that keeps everything costs nothing
@@ -168,21 +163,15 @@ class _Search:
         ]
 
     def _dense_fetch(self, vector: list[float], n: int) -> tuple[list[tuple[dict, float]], bool]:
-        kb = self.kb
-        pairs = kb.store.query(self.collection, kb.settings.embed_model, vector, n)
-        # Vectors of an interrupted run may be in Chroma but not committed: the catalog decides.
-        rows = kb.catalog.chunks_by_ids(self.collection, [cid for cid, _ in pairs])
-        found = [
-            (rows[cid], score)
-            for cid, score in pairs
-            if cid in rows and (self.doc_ids is None or rows[cid]["doc_id"] in self.doc_ids)
-        ]
-        return found, len(pairs) < n
+        found, exhausted = self.kb.nearest(self.collection, vector, n)  # committed chunks only
+        if self.doc_ids is not None:
+            found = [(row, score) for row, score in found if row["doc_id"] in self.doc_ids]
+        return found, exhausted
 
     def keyword_leg(self) -> list[_Candidate]:
         with self.timed("keyword"):
             terms, content = lexical.query_terms(self.query)
-            found = self.kb.catalog.keyword_search(self.collection, terms, self.fetch, self.doc_ids)
+            found = self.kb.keyword_search(self.collection, terms, self.fetch, self.doc_ids)
             return [
                 _Candidate(
                     row,

@@ -32,9 +32,7 @@ def index_ids(settings) -> tuple[set[str], set[str]]:
     with KnowledgeBase(settings) as kb:
         kb.repair(settings.collection)
         col = settings.collection
-        catalog = {
-            cid for r in kb.catalog.documents(col) for cid in kb.catalog.chunk_ids(col, r.doc_id)
-        }
+        catalog = {cid for r in kb.documents(col) for cid in kb.chunk_ids(col, r.doc_id)}
         return set(kb.store.ids(col)), catalog
 
 
@@ -61,7 +59,7 @@ def test_killing_ingest_at_any_moment_then_rerunning_gives_the_clean_index(ollam
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         with KnowledgeBase(make_settings(ollama.url, tmp_path / "crashy")) as kb:
-            partial.append(kb.catalog.counts(kb.settings.collection)[0])
+            partial.append(kb.counts(kb.settings.collection)[0])
         # Edit files between crashes so that updates are interrupted too.
         for note in sorted(docs.iterdir())[k % 5 :: 5]:
             note.write_text(note.read_text() + f"\nEdited after crash {k}.\n")
@@ -124,7 +122,7 @@ def test_a_second_process_cannot_open_a_store_that_rag_serve_owns(ollama, tmp_pa
         holder.wait()
     # The kernel dropped the lock with its owner: no stale lock after a crash.
     with KnowledgeBase(settings) as kb:
-        assert kb.catalog.documents(settings.collection) == []
+        assert kb.documents(settings.collection) == []
 
 
 def test_another_cli_command_holding_the_store_is_named(ollama, tmp_path):
@@ -150,7 +148,7 @@ def test_with_a_chroma_server_several_processes_may_write(ollama, tmp_path, chro
         with KnowledgeBase(settings) as first, KnowledgeBase(settings) as second:
             ingest_paths(first, settings.collection, [str(REPO / "data" / "handbook.md")])
             report = ingest_paths(second, settings.collection, [str(REPO / "data" / "faq.html")])
-            assert first.catalog.counts(settings.collection)[0] >= 1
+            assert first.counts(settings.collection)[0] >= 1
             assert report.failed and report.failed[0]["error"] == "no such file or directory"
     finally:
         holder.kill()

@@ -29,9 +29,7 @@ def index_state(kb: KnowledgeBase) -> tuple[set[str], set[str]]:
     """(vector ids in Chroma, chunk ids in the catalog): equal when the index is consistent."""
     collection = kb.settings.collection
     catalog_ids = {
-        cid
-        for r in kb.catalog.documents(collection)
-        for cid in kb.catalog.chunk_ids(collection, r.doc_id)
+        cid for r in kb.documents(collection) for cid in kb.chunk_ids(collection, r.doc_id)
     }
     return set(kb.store.ids(collection)), catalog_ids
 
@@ -68,24 +66,24 @@ def test_second_run_embeds_nothing(kb, docs, ollama):
 def test_edited_file_replaces_exactly_its_own_chunks(kb, docs):
     collection = kb.settings.collection
     ingest_paths(kb, collection, [str(docs)])
-    handbook = kb.catalog.by_source(collection, str(docs / "handbook.md"))
+    handbook = kb.by_source(collection, str(docs / "handbook.md"))
     other_ids = {
-        r.source: kb.catalog.chunk_ids(collection, r.doc_id)
-        for r in kb.catalog.documents(collection)
+        r.source: kb.chunk_ids(collection, r.doc_id)
+        for r in kb.documents(collection)
         if r.source != handbook.source
     }
-    old_ids = set(kb.catalog.chunk_ids(collection, handbook.doc_id))
+    old_ids = set(kb.chunk_ids(collection, handbook.doc_id))
 
     text = (docs / "handbook.md").read_text(encoding="utf-8")
     (docs / "handbook.md").write_text(text.replace("18 days", "21 days"), encoding="utf-8")
     report = ingest_paths(kb, collection, [str(docs)])
 
     assert report.updated == [str(docs / "handbook.md")] and len(report.unchanged) == 4
-    new_ids = set(kb.catalog.chunk_ids(collection, handbook.doc_id))
+    new_ids = set(kb.chunk_ids(collection, handbook.doc_id))
     assert new_ids and not new_ids & old_ids
     assert {
-        r.source: kb.catalog.chunk_ids(collection, r.doc_id)
-        for r in kb.catalog.documents(collection)
+        r.source: kb.chunk_ids(collection, r.doc_id)
+        for r in kb.documents(collection)
         if r.source != handbook.source
     } == other_ids
     vectors, chunks = index_state(kb)
@@ -99,12 +97,10 @@ def test_prune_removes_documents_whose_files_are_gone(kb, docs):
     ingest_paths(kb, collection, [str(docs)])
     (docs / "release-notes.txt").unlink()
     report = ingest_paths(kb, collection, [str(docs)])
-    assert report.removed == [] and len(kb.catalog.documents(collection)) == 5
+    assert report.removed == [] and len(kb.documents(collection)) == 5
     report = ingest_paths(kb, collection, [str(docs)], prune=True)
     assert report.removed == [str(docs / "release-notes.txt")]
-    assert [r.source for r in kb.catalog.documents(collection)] == sorted(
-        str(p) for p in docs.iterdir()
-    )
+    assert [r.source for r in kb.documents(collection)] == sorted(str(p) for p in docs.iterdir())
     vectors, chunks = index_state(kb)
     assert vectors == chunks
 
@@ -114,7 +110,7 @@ def test_delete_one_document(kb, docs):
     ingest_paths(kb, collection, [str(docs)])
     record = kb.delete_document(collection, str(docs / "support-faq.html"))
     assert record.source == str(docs / "support-faq.html")
-    assert kb.catalog.by_source(collection, record.source) is None
+    assert kb.by_source(collection, record.source) is None
     vectors, chunks = index_state(kb)
     assert vectors == chunks
     assert all(h.source != record.source for h in dense_search(kb, collection, "warranty", 5))
@@ -173,7 +169,7 @@ def test_unreachable_ollama_stops_before_anything_is_written(settings, docs):
     with KnowledgeBase(settings) as kb:
         with pytest.raises(OllamaUnavailable, match="cannot reach Ollama at"):
             ingest_paths(kb, settings.collection, [str(docs)])
-        assert kb.catalog.documents(settings.collection) == []
+        assert kb.documents(settings.collection) == []
 
 
 def test_model_not_pulled_stops_with_the_pull_command(kb, docs, ollama):
@@ -190,7 +186,7 @@ def test_ollama_failing_mid_run_then_a_rerun_finishes_with_no_duplicates(kb, doc
     ollama.configure(faults=[{"path": "/api/embed", "status": 500, "count": 1000, "after": 3}])
     report = ingest_paths(kb, collection, [str(docs)])
     assert report.aborted and "Ollama answered 500" in report.aborted
-    partial = len(kb.catalog.documents(collection))
+    partial = len(kb.documents(collection))
     assert partial < 35
 
     ollama.configure(faults=[])
@@ -199,7 +195,7 @@ def test_ollama_failing_mid_run_then_a_rerun_finishes_with_no_duplicates(kb, doc
     assert len(report.unchanged) == partial
     vectors, chunks = index_state(kb)
     assert vectors == chunks
-    assert len(chunks) == sum(r.chunks for r in kb.catalog.documents(collection))
+    assert len(chunks) == sum(r.chunks for r in kb.documents(collection))
 
 
 def test_other_embedding_model_is_refused_on_an_existing_collection(settings, docs):
@@ -242,7 +238,7 @@ def test_scanned_pages_are_reported_per_page(kb, corpus_dir, tmp_path):
         kb, kb.settings.collection, [str(corpus_dir / "vi_report_nlp_parser.pdf")]
     )
     assert report.added
-    record = kb.catalog.documents(kb.settings.collection)[0]
+    record = kb.documents(kb.settings.collection)[0]
     assert record.pages == 27
     hits = dense_search(kb, kb.settings.collection, "phân tích cú pháp", 3)
     assert hits and all(1 <= h.page <= 27 for h in hits)
@@ -261,8 +257,8 @@ def test_big_pdfs_parsed_in_worker_processes_give_the_same_index(settings, corpu
             report = ingest_paths(kb, one.collection, [str(p) for p in pdfs])
             ids = {
                 cid
-                for r in kb.catalog.documents(one.collection)
-                for cid in kb.catalog.chunk_ids(one.collection, r.doc_id)
+                for r in kb.documents(one.collection)
+                for cid in kb.chunk_ids(one.collection, r.doc_id)
             }
             results[workers] = (sorted(report.added), report.failed, ids)
     assert results[1] == results[2]

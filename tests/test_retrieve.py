@@ -14,8 +14,7 @@ from rag import lexical
 from rag.errors import BadRequest
 from rag.filters import Filters, since_iso, source_matches
 from rag.kb import KnowledgeBase
-from rag.retrieve import DEFAULT_MIN_SCORE, EF_SEARCH, dense_search, retrieve, rrf
-from rag.store import HNSW
+from rag.retrieve import DEFAULT_MIN_SCORE, dense_search, retrieve, rrf
 from tests.conftest import REPO
 
 SAMPLES = REPO / "data"
@@ -126,10 +125,6 @@ def test_source_patterns_match_absolute_paths_globs_and_relative_suffixes():
 def test_since_iso_is_utc_and_rounds_up_to_whole_seconds():
     assert since_iso(datetime(2026, 1, 2)) == "2026-01-02T00:00:00Z"
     assert since_iso(datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=UTC)) == "2026-01-02T03:04:06Z"
-
-
-def test_ef_search_is_the_one_collections_are_built_with():
-    assert EF_SEARCH == HNSW["ef_search"] == 200
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ class CollectionInfo:
 
 def describe(kb: KnowledgeBase, collection: str) -> CollectionInfo:
     """Counts, size and last change of a collection (the epoch when it is empty)."""
-    records = kb.catalog.documents(collection)
+    records = kb.documents(collection)
     times = [datetime.fromisoformat(r.ingested_at.replace("Z", "+00:00")) for r in records]
     modified = max(times, default=datetime.fromtimestamp(0, UTC))
     chunks = sum(r.chunks for r in records)

@@ -131,7 +131,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     """Print the documents of a collection."""
     with KnowledgeBase(settings, role="list") as kb:
         collection = kb.collection(args.collection)
-        records = kb.catalog.documents(collection)
+        records = kb.documents(collection)
     if args.json:
         print_json(body(DocumentList.of(collection, records)))
         return EXIT_OK

@@ -130,7 +130,7 @@ def run_beir(kb: KnowledgeBase, folder: Path, args: argparse.Namespace) -> dict[
         modes = {}
         for mode in MODES:
             modes[mode] = _run_mode(kb, collection, data, sources, mode, top_k, progress)
-        chunks = kb.catalog.counts(collection)[1]
+        chunks = kb.counts(collection)[1]
     return {
         "dataset": data.name,
         "format": "beir",

@@ -33,9 +33,7 @@ def collection_for(dataset: str) -> str:
 @contextmanager
 def throwaway(kb: KnowledgeBase, collection: str, prefix: str, keep: bool) -> Iterator[None]:
     """Use a collection for evaluation only; drop it afterwards unless keep."""
-    foreign = [
-        r.source for r in kb.catalog.documents(collection) if not r.source.startswith(prefix)
-    ]
+    foreign = [r.source for r in kb.documents(collection) if not r.source.startswith(prefix)]
     if foreign:  # never index into, or drop, a collection holding someone's documents
         raise BadRequest(
             f"collection '{collection}' holds other documents (e.g. {foreign[0]}): "
@@ -52,7 +50,7 @@ def index(
     kb: KnowledgeBase, collection: str, docs: dict[str, str], progress: bool
 ) -> dict[str, Any]:
     """Make the collection hold exactly docs (source -> text): ingest what is missing or changed."""
-    for record in kb.catalog.documents(collection):
+    for record in kb.documents(collection):
         if record.source not in docs:  # left by an earlier run over other data or hold-out
             kb.delete_document(collection, record.doc_id)
     bar = ProgressBar(enabled=None if progress else False)
@@ -75,7 +73,7 @@ def index(
 
 def chunk_depth(kb: KnowledgeBase, collection: str, documents: int) -> int:
     """Chunks to retrieve so that `documents` distinct documents are likely among them."""
-    docs, chunks = kb.catalog.counts(collection)
+    docs, chunks = kb.counts(collection)
     per_doc = chunks / max(docs, 1)
     # The best chunks rarely all come in pairs from one document: 1.5x covers SciFact (~1.9
     # chunks per abstract) with 110+ distinct documents, and ranking() widens when it is short.

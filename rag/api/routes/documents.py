@@ -54,14 +54,14 @@ async def upload(
 def list_documents(kb: KB, collection: CollectionParam = None) -> DocumentList:
     """The documents of a collection."""
     name = kb.collection(collection)
-    return DocumentList.of(name, kb.catalog.documents(name))
+    return DocumentList.of(name, kb.documents(name))
 
 
 @router.get("/documents/{doc_id}")
 def get_document(doc_id: str, kb: KB, collection: CollectionParam = None) -> DocumentOut:
     """One document by id."""
     name = kb.collection(collection)
-    record = kb.catalog.document(name, doc_id)
+    record = kb.document(name, doc_id)
     if record is None:
         raise NotFound(f"no document with id '{doc_id}' in collection '{name}'")
     return DocumentOut.of(record)
@@ -72,7 +72,7 @@ def delete_document(doc_id: str, state: State, collection: CollectionParam = Non
     """Remove a document and its chunks."""
     kb = state.kb
     name = kb.collection(collection)
-    if kb.catalog.document(name, doc_id) is None:
+    if kb.document(name, doc_id) is None:
         raise NotFound(f"no document with id '{doc_id}' in collection '{name}'")
     with state.write_lock:
         record = kb.delete_document(name, doc_id)

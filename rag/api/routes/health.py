@@ -8,8 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from rag.api.deps import State
-from rag.errors import RagError
-from rag.health import check_ollama
+from rag.health import check_ollama, check_store
 
 router = APIRouter(tags=["health"])
 
@@ -19,12 +18,7 @@ def health(state: State) -> JSONResponse:
     """Ollama reachable, models present, store reachable, document and chunk counts."""
     kb = state.kb
     checks: dict[str, Any] = check_ollama(state.settings, kb.ollama)
-    try:
-        counts = kb.collection_counts()
-        checks["store"] = {"ok": True, "detail": kb.store.where}
-    except RagError as exc:
-        counts = {}
-        checks["store"] = {"ok": False, "detail": str(exc)}
+    checks["store"], counts = check_store(kb)
     ok = all(check["ok"] for check in checks.values())
     body = {
         "status": "ok" if ok else "unavailable",
