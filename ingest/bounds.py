@@ -68,7 +68,7 @@ def first_pages(reader: PdfReader, limit: int) -> list[PageObject]:
         seen.add(id(node))
         kids = node.get("/Kids")
         if node.get("/Type") == "/Pages" or (kids is not None and node.get("/Type") != "/Page"):
-            inherit = {**inherit, **{k: node[k] for k in _INHERITED if k in node}}
+            inherit = {**inherit, **{k: v for k, v in node.items() if k in _INHERITED}}
             members = kids.get_object() if kids is not None else []
             if isinstance(members, ArrayObject):
                 stack.extend((kid, inherit, depth + 1) for kid in reversed(members))

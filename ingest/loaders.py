@@ -42,7 +42,7 @@ def load_bytes(
     doc = Document(source=source, kind=kind, sha256=hashlib.sha256(data).hexdigest(), sections=[])
     try:
         parse(doc, data, limits)
-    except DocumentError:
+    except (DocumentError, MemoryError):  # a worker's memory limit is reported by the worker
         raise
     except LimitReachedError as exc:
         raise DecompressionBomb(BOMB) from exc

@@ -73,9 +73,10 @@ def parse_pdf(doc: Document, data: bytes, limits: ParseLimits) -> None:
         raise CorruptDocument("not a PDF: the file does not start with a %PDF- header")
     with _PDF_LOG.capture() as seen:
         reader = _open_pdf(data)
-        pages = _bounded_pages(reader, limits.max_pages, doc.warnings)
+        pages, cut = _bounded_pages(reader, limits.max_pages, doc.warnings)
         raw = _page_texts(pages, limits.max_chars, doc.warnings)
-        labels = _page_labels(reader, len(raw)) if len(pages) == len(raw) else [None] * len(raw)
+        whole = len(pages) == len(raw) and not cut  # page_labels would walk every page
+        labels = _page_labels(reader, len(raw)) if whole else [None] * len(raw)
         doc.title = _pdf_title(reader)
     doc.pages = len(raw)
     doc.warnings.extend(_log_warnings(list(seen.values())))
@@ -111,12 +112,14 @@ def _open_pdf(data: bytes) -> PdfReader:
     return reader
 
 
-def _bounded_pages(reader: PdfReader, limit: int, warnings: list[str]) -> list[PageObject]:
-    """All pages, or the first `limit` of a longer PDF (with a warning)."""
+def _bounded_pages(
+    reader: PdfReader, limit: int, warnings: list[str]
+) -> tuple[list[PageObject], bool]:
+    """All pages, or the first `limit` of a longer PDF (with a warning); True if cut."""
     try:
         declared = declared_pages(reader)
         if declared <= limit:
-            return list(reader.pages)  # the page tree is where truncated files usually fail
+            return list(reader.pages), False  # the page tree is where damaged files fail
         pages = first_pages(reader, limit)
     except DocumentError:
         raise
@@ -127,7 +130,7 @@ def _bounded_pages(reader: PdfReader, limit: int, warnings: list[str]) -> list[P
     warnings.append(
         f"only the first {len(pages):,} of its {declared:,} pages were indexed (RAG_MAX_PAGES)"
     )
-    return pages
+    return pages, True
 
 
 def _page_texts(pages: list[PageObject], max_chars: int, warnings: list[str]) -> list[str]:

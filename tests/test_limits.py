@@ -1,16 +1,22 @@
-"""Body limits over real HTTP: chunked or declared, cut at the limit, with flat memory."""
+"""Limits: request bodies (chunked or declared) cut at the limit; parsing bounded per file."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from ingest.bounds import ParseLimits
+from ingest.parse import parse_bytes
+from ingest.parsers import Parsers
 from rag.api.app import create_app
+from rag.errors import DecompressionBomb, ParseLimit
 from tests.browser_helpers import ServerThread
 from tests.conftest import make_settings
+from tests.hostile_pdfs import flate_bomb, many_pages
 
 MB = 1024 * 1024
 BOUNDARY = "limits-test-boundary"
@@ -148,3 +154,80 @@ def test_an_upload_under_the_limit_still_goes_through_chunked(server):
 
 def _json() -> dict[str, str]:
     return {"Content-Type": "application/json"}
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def test_a_100000_page_pdf_is_cut_at_the_page_limit_saying_so():
+    doc, chunks = parse_bytes("big.pdf", many_pages(100_000), "d", 400, 50, ParseLimits(300))
+    assert doc.pages == 300 and len(chunks) == 300
+    assert "only the first 300 of its 100,000 pages were indexed (RAG_MAX_PAGES)" in doc.warnings
+
+
+def test_a_flate_bomb_is_reported_as_a_bomb_not_as_a_scan():
+    with pytest.raises(DecompressionBomb) as err:
+        parse_bytes("bomb.pdf", flate_bomb(), "d", 400, 50)
+    assert "decompression bomb" in str(err.value) and "OCR would not help" in str(err.value)
+
+
+def test_characters_and_chunks_are_capped_with_warnings():
+    text = "".join(f"Sentence {n} about pumps and valves in hall {n}. " for n in range(4000))
+    doc, chunks = parse_bytes(
+        "notes.txt", text.encode(), "d", 100, 10, ParseLimits(max_chars=20_000)
+    )
+    assert sum(len(s.text) for s in doc.sections) == 20_000
+    assert f"only the first 20,000 of its {len(text.strip()):,} characters were indexed" in (
+        " ".join(doc.warnings)
+    )
+    doc, chunks = parse_bytes("notes.txt", text.encode(), "d", 100, 10, ParseLimits(max_chunks=3))
+    assert len(chunks) == 3
+    assert any(
+        "only the first 3 of its" in w and "RAG_MAX_CHUNKS_PER_FILE" in w for w in doc.warnings
+    )
+
+
+def parse_in_pool(settings, source: str, data: bytes):
+    parsers = Parsers(settings)
+    try:
+        return parsers.submit(source, (source, data, "d", 400, 50)).result()
+    finally:
+        parsers.close()
+
+
+def test_a_parse_worker_out_of_time_fails_only_that_file(tmp_path):
+    settings = make_settings("http://127.0.0.1:1", tmp_path, parse_timeout=0.5, max_pages=10**6)
+    with pytest.raises(ParseLimit, match=r"longer than 0.5 s \(RAG_PARSE_TIMEOUT\)"):
+        parse_in_pool(settings, "big.pdf", many_pages(100_000))
+
+
+def test_a_parse_worker_out_of_memory_fails_only_that_file(tmp_path):
+    settings = make_settings("http://127.0.0.1:1", tmp_path, parse_memory_mb=300)
+    with pytest.raises(ParseLimit, match=r"more than 300 MB of memory \(RAG_PARSE_MEMORY_MB\)"):
+        parse_in_pool(settings, "big.txt", b"word " * 20_000_000)
+    _, chunks = parse_in_pool(settings, "fine.txt", b"word " * 300_000)  # 1.5 MB: a worker
+    assert chunks
+
+
+def test_health_answers_while_a_huge_pdf_upload_is_parsed(ollama, tmp_path):
+    settings = make_settings(ollama.url, tmp_path / "data", max_pages=800)
+    files = [("files", ("huge.pdf", many_pages(100_000), "application/pdf"))]
+    with ServerThread(create_app(settings)) as server:
+        before = ollama.stats()["embed_inputs"]
+        result: dict[str, httpx.Response] = {}
+        upload = threading.Thread(
+            target=lambda: result.update(
+                r=httpx.post(f"{server.url}/documents", files=files, timeout=120)
+            )
+        )
+        upload.start()
+        answered_while_parsing = 0
+        while upload.is_alive() and ollama.stats()["embed_inputs"] == before:
+            health = httpx.get(f"{server.url}/health", timeout=30)
+            if ollama.stats()["embed_inputs"] == before and upload.is_alive():
+                answered_while_parsing += health.status_code in (200, 503)
+        upload.join()
+    assert answered_while_parsing > 0
+    report = result["r"].json()
+    assert report["added"] == ["uploads/huge.pdf"] and report["chunks"] == 800
+    assert "RAG_MAX_PAGES" in " ".join(report["warnings"]["uploads/huge.pdf"])
