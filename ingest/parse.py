@@ -1,19 +1,72 @@
-"""Bytes to a document and its chunks: the CPU-heavy step, run in a worker process for big PDFs."""
+"""Bytes to a document and its chunks: the CPU-heavy step, run in a worker process for big files."""
 
 from __future__ import annotations
 
+import resource
+import signal
+from types import FrameType
+
+from ingest.bounds import ParseLimits, cap_chunks
 from ingest.chunker import chunk_document
 from ingest.loaders import load_bytes
-from rag.errors import EmptyDocument
+from rag.errors import EmptyDocument, ParseLimit
 from rag.models import Chunk, Document
 
 
 def parse_bytes(
-    source: str, data: bytes, doc_id: str, max_tokens: int, overlap: int
+    source: str,
+    data: bytes,
+    doc_id: str,
+    max_tokens: int,
+    overlap: int,
+    limits: ParseLimits | None = None,
 ) -> tuple[Document, list[Chunk]]:
     """Load and chunk one file's bytes; raises a DocumentError when nothing can be indexed."""
-    doc = load_bytes(source, data)
-    chunks = chunk_document(doc, doc_id, max_tokens, overlap)
+    limits = limits or ParseLimits()
+    doc = load_bytes(source, data, limits=limits)
+    chunks = cap_chunks(doc, chunk_document(doc, doc_id, max_tokens, overlap), limits.max_chunks)
     if not chunks:
         raise EmptyDocument("no text to index")
     return doc, chunks
+
+
+def start_worker(memory_mb: int) -> None:
+    """Worker-process initializer: import the parsers, then cap this process's address space."""
+    import ingest.pdf  # noqa: F401 - imported before the cap, so the cap is left for the file
+
+    limit = memory_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def parse_in_worker(
+    source: str, data: bytes, doc_id: str, max_tokens: int, overlap: int, limits: ParseLimits
+) -> tuple[Document, list[Chunk]]:
+    """parse_bytes under the time limit (and the initializer's memory limit) of a worker."""
+    previous = signal.signal(signal.SIGALRM, _out_of_time)
+    signal.setitimer(signal.ITIMER_REAL, limits.seconds)
+    try:
+        return parse_bytes(source, data, doc_id, max_tokens, overlap, limits)
+    except _OutOfTime:
+        raise ParseLimit(
+            f"parsing took longer than {limits.seconds:g} s (RAG_PARSE_TIMEOUT): "
+            "split the file or raise the limit"
+        ) from None
+    except MemoryError:
+        raise ParseLimit(
+            f"parsing needed more than {limits.memory_mb} MB of memory (RAG_PARSE_MEMORY_MB): "
+            "split the file or raise the limit"
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+class _OutOfTime(BaseException):
+    """Raised by the timer; a BaseException so that no parser's `except Exception` eats it."""
+
+
+def _out_of_time(signum: int, frame: FrameType | None) -> None:
+    raise _OutOfTime

@@ -1,4 +1,9 @@
-"""Where parsing runs: big PDFs in worker processes (pypdf is pure Python), the rest in-thread."""
+"""Where parsing runs: big files in worker processes, bounded in time and memory; small in-thread.
+
+pypdf is pure Python, so worker processes let PDFs parse in parallel; they also isolate the
+service from a hostile file: a worker has an address-space limit (RAG_PARSE_MEMORY_MB) and a
+timer (RAG_PARSE_TIMEOUT), and a worker that dies fails only its file.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +12,38 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
-from ingest.parse import parse_bytes
+from ingest.bounds import ParseLimits
+from ingest.parse import parse_bytes, parse_in_worker, start_worker
 from ingest.sources import Item
+from rag.config import Settings
 
-POOL_MIN_PDF_BYTES = 1_000_000  # below this, starting worker processes costs more than it saves
+POOL_MIN_BYTES = 1_000_000  # below this, starting worker processes costs more than it saves
 
 
 class Parsers:
-    """Runs parse_bytes now, or in a process pool for PDFs when a run has enough of them."""
+    """Runs parse_bytes now, or in a process pool for big files and for runs with many PDFs."""
 
-    def __init__(self, workers: int) -> None:
-        self.workers = workers
-        self.use_pool = False
+    def __init__(self, settings: Settings) -> None:
+        self.workers = settings.parse_workers
+        self.limits = ParseLimits.from_settings(settings)
+        self.pdfs_in_pool = False
         self._pool: ProcessPoolExecutor | None = None
 
     def plan(self, items: list[Item]) -> None:
-        """Decide from the run's inputs whether a process pool is worth starting."""
+        """Decide from the run's inputs whether its small PDFs are worth sending to workers."""
         pdf_bytes = sum(i.size for i in items if i.source.lower().endswith(".pdf"))
-        self.use_pool = self.workers > 1 and pdf_bytes >= POOL_MIN_PDF_BYTES
+        self.pdfs_in_pool = self.workers > 1 and pdf_bytes >= POOL_MIN_BYTES
 
     def submit(self, source: str, args: tuple[Any, ...]) -> Future[Any]:
         """Start parsing; the future holds the (document, chunks) or the error."""
-        if self.use_pool and source.lower().endswith(".pdf"):
+        is_pdf = source.lower().endswith(".pdf")
+        args = (*args, self.limits)
+        if len(args[1]) >= POOL_MIN_BYTES or (self.pdfs_in_pool and is_pdf):
             try:
-                return self._executor().submit(parse_bytes, *args)
+                return self._executor().submit(parse_in_worker, *args)
             except BrokenProcessPool:  # a worker died on an earlier file: start afresh
                 self._pool = None
-                return self._executor().submit(parse_bytes, *args)
+                return self._executor().submit(parse_in_worker, *args)
         future: Future[Any] = Future()
         try:
             future.set_result(parse_bytes(*args))
@@ -51,5 +61,10 @@ class Parsers:
         if self._pool is None:
             # spawn, not fork: this process has threads (ours, Chroma's) whose locks fork copies.
             context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=context,
+                initializer=start_worker,
+                initargs=(self.limits.memory_mb,),
+            )
         return self._pool

@@ -82,7 +82,7 @@ class Pipeline:
         self._report_lock = threading.Lock()
         self._budget = 0
         self._known: dict[str, tuple[str, int, int]] = {}
-        self._parsers = Parsers(self.settings.parse_workers)
+        self._parsers = Parsers(self.settings)
         self._window = 2 * self.settings.parse_workers  # parses in flight ahead of the embedder
         self._loaded: queue.Queue[Job | None] = queue.Queue(maxsize=8)
         self._batches: queue.Queue[list[tuple[Job, int]] | None] = queue.Queue(maxsize=4)

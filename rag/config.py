@@ -32,6 +32,8 @@ class Settings:
     ollama_timeout: float = 300.0  # seconds; a cold model load can take a minute
     ollama_connect_timeout: float = 5.0
     ollama_retries: int = 4
+    ollama_deadline: float = 600.0  # seconds for a whole request, however the bytes trickle in
+    ollama_idle_timeout: float = 60.0  # seconds between two lines of a stream once it started
     data_dir: Path = Path("data")
     chroma_path: Path | None = None  # default: data_dir / "chroma"
     chroma_url: str | None = None  # set to use a Chroma server instead of the embedded store
@@ -43,7 +45,13 @@ class Settings:
     chat_num_ctx: int = 8192  # context window we ask the chat model for (num_ctx)
     api_keys: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
-    max_upload_mb: float = 50.0
+    max_upload_mb: float = 50.0  # per upload request (all its files together)
+    max_body_mb: float = 4.0  # every other request body (JSON questions, chats)
+    max_pages: int = 5000  # PDF pages indexed per file; the rest is cut with a warning
+    max_chars: int = 5_000_000  # extracted characters indexed per file (like indexed_chars)
+    max_chunks_per_file: int = 10_000
+    parse_timeout: float = 300.0  # seconds one file may take to parse in a worker process
+    parse_memory_mb: int = 2048  # address-space limit of a parse worker process
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -216,6 +224,8 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "ollama_timeout": ("RAG_OLLAMA_TIMEOUT", _positive_float),
     "ollama_connect_timeout": ("RAG_OLLAMA_CONNECT_TIMEOUT", _positive_float),
     "ollama_retries": ("RAG_OLLAMA_RETRIES", _nonneg_int),
+    "ollama_deadline": ("RAG_OLLAMA_DEADLINE", _positive_float),
+    "ollama_idle_timeout": ("RAG_OLLAMA_IDLE_TIMEOUT", _positive_float),
     "data_dir": ("RAG_DATA_DIR", Path),
     "chroma_path": ("RAG_CHROMA_PATH", Path),
     "chroma_url": ("CHROMA_URL", _chroma_url),
@@ -228,6 +238,12 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "api_keys": ("RAG_API_KEYS", _csv),
     "cors_origins": ("RAG_CORS_ORIGINS", _csv),
     "max_upload_mb": ("RAG_MAX_UPLOAD_MB", _positive_float),
+    "max_body_mb": ("RAG_MAX_BODY_MB", _positive_float),
+    "max_pages": ("RAG_MAX_PAGES", _positive_int),
+    "max_chars": ("RAG_MAX_CHARS", _positive_int),
+    "max_chunks_per_file": ("RAG_MAX_CHUNKS_PER_FILE", _positive_int),
+    "parse_timeout": ("RAG_PARSE_TIMEOUT", _positive_float),
+    "parse_memory_mb": ("RAG_PARSE_MEMORY_MB", _positive_int),
     "host": ("RAG_HOST", str),
     "port": ("RAG_PORT", _positive_int),
 }

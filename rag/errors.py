@@ -13,13 +13,18 @@ RagError
 │   ├── UnsupportedFile
 │   ├── EncryptedDocument
 │   ├── CorruptDocument
-│   └── EmptyDocument
+│   │   └── DecompressionBomb         a tiny file that inflates past pypdf's limits
+│   ├── EmptyDocument
+│   └── ParseLimit                    parsing needed more time or memory than allowed
 ├── ServiceUnavailable           503  a dependency is down
 │   ├── OllamaUnavailable             cannot reach Ollama / it keeps failing
+│   │   └── OllamaTimeout             a request overran its deadline or a stream went idle
 │   ├── ModelNotPulled                the model is not in `ollama list`
 │   └── StoreUnavailable              the Chroma server does not answer
 └── OllamaError                  502  Ollama answered with an error we did not expect
-    └── InputTooLong             502  a chunk exceeded the embedder's context (our bug, not yours)
+    ├── InputTooLong             502  a chunk exceeded the embedder's context (our bug, not yours)
+    ├── StreamCut                502  the answer stream ended without its final object
+    └── BadVectors               502  embeddings of the wrong count, size, or not finite
 """
 
 from __future__ import annotations
@@ -111,8 +116,16 @@ class CorruptDocument(DocumentError):
     """A file the parser cannot read."""
 
 
+class DecompressionBomb(CorruptDocument):
+    """A file whose compressed streams inflate past the parser's limits."""
+
+
 class EmptyDocument(DocumentError):
     """A file with no extractable text."""
+
+
+class ParseLimit(DocumentError):
+    """Parsing one file needed more time or memory than the settings allow."""
 
 
 class ServiceUnavailable(RagError):
@@ -124,6 +137,10 @@ class ServiceUnavailable(RagError):
 
 class OllamaUnavailable(ServiceUnavailable):
     """Ollama cannot be reached, or keeps failing after retries."""
+
+
+class OllamaTimeout(OllamaUnavailable):
+    """A request overran its overall deadline, or a stream stalled between tokens."""
 
 
 class ModelNotPulled(ServiceUnavailable):
@@ -147,3 +164,11 @@ class OllamaError(RagError):
 
 class InputTooLong(OllamaError):
     """An input exceeded the embedding model's context length."""
+
+
+class StreamCut(OllamaError):
+    """Ollama's stream ended before its `done: true` object: the answer is incomplete."""
+
+
+class BadVectors(OllamaError):
+    """Ollama sent embeddings we must not store: wrong count or size, NaN or null values."""

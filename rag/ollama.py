@@ -5,7 +5,6 @@ This is the one module that imports httpx for Ollama; every httpx exception is t
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -20,9 +19,12 @@ from rag.errors import (
     InputTooLong,
     ModelNotPulled,
     OllamaError,
+    OllamaTimeout,
     OllamaUnavailable,
     RagError,
+    StreamCut,
 )
+from rag.ollama_io import Deadline, checked_vectors, error_text, json_object, ndjson, read_body
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,10 @@ TASK_PREFIXES: dict[str, tuple[str, str]] = {
     "bge-m3": ("", ""),
 }
 RETRY_STATUSES = {500, 502, 503, 504}
+CUT_MESSAGE = (
+    "Ollama's answer stream ended before it was complete (no final `done` object): "
+    "the answer is cut off; try again"
+)
 TOO_LONG_MARKERS = ("exceeds the context length", "exceeds maximum context length")
 
 
@@ -66,6 +72,7 @@ class OllamaClient:
         self.host = settings.ollama_host
         timeout = httpx.Timeout(settings.ollama_timeout, connect=settings.ollama_connect_timeout)
         self._http = httpx.Client(base_url=self.host, timeout=timeout, transport=transport)
+        self._embed_dims: int | None = None  # from /api/show: what every vector must measure
 
     def close(self) -> None:
         """Release connections."""
@@ -98,6 +105,8 @@ class OllamaClient:
         if ctx and num_ctx:
             ctx = min(int(ctx), num_ctx)
         dim = info.get(f"{arch}.embedding_length")
+        if dim and full_name(model) == full_name(self.settings.embed_model):
+            self._embed_dims = int(dim)
         return ModelInfo(
             name=model,
             context_length=int(ctx or num_ctx or 0) or None,
@@ -133,11 +142,7 @@ class OllamaClient:
             "keep_alive": self.settings.keep_alive,
         }
         data = self._call("POST", "/api/embed", body, model=model)
-        vectors = data.get("embeddings")
-        if not isinstance(vectors, list) or len(vectors) != len(texts):
-            got = len(vectors) if isinstance(vectors, list) else "no"
-            raise OllamaError(f"Ollama returned {got} embeddings for {len(texts)} inputs")
-        return vectors
+        return checked_vectors(data.get("embeddings"), len(texts), self._embed_dims, model)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed chunks for indexing, with the model's document prefix."""
@@ -161,32 +166,41 @@ class OllamaClient:
     def chat(self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None) -> dict:
         """One non-streaming chat completion; returns Ollama's response object."""
         body = self._chat_body(messages, options, stream=False)
-        return self._call("POST", "/api/chat", body, model=self.settings.chat_model)
+        data = self._call("POST", "/api/chat", body, model=self.settings.chat_model)
+        if data.get("done") is not True:
+            raise StreamCut(CUT_MESSAGE)
+        return data
 
     def chat_stream(
         self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
     ) -> Iterator[dict]:
-        """Stream chat chunks as Ollama sends them; the last one has `done: true`."""
+        """Stream chat chunks as Ollama sends them; the last one has `done: true`.
+
+        A stream that ends without that object raises StreamCut: its text is not a whole answer.
+        """
         body = self._chat_body(messages, options, stream=True)
-        response = self._open_stream(body)
+        deadline = Deadline(self.settings.ollama_deadline, self.host)
+        response = self._open_stream(body, deadline)
+        idle, first = self.settings.ollama_idle_timeout, self.settings.ollama_timeout
         try:
-            yield from _ndjson(response)
+            for chunk in ndjson(response, deadline, idle, first):
+                yield chunk
+                if chunk.get("done") is True:
+                    return
         except httpx.HTTPError as exc:
             # Never retry once tokens went out: the caller would see them twice.
             raise (_translate(exc, self.host) or OllamaError(str(exc))) from exc
         finally:
             response.close()
+        raise StreamCut(CUT_MESSAGE)
 
-    def _open_stream(self, body: dict) -> httpx.Response:
+    def _open_stream(self, body: dict, deadline: Deadline) -> httpx.Response:
         """Send a streaming request, retrying until the headers arrive."""
-        request = self._http.build_request("POST", "/api/chat", json=body)
         for attempt in self._attempts(self.settings.ollama_retries):
             with attempt:
-                response = self._http.send(request, stream=True)
+                response = self._send("POST", "/api/chat", body, deadline)
                 if response.status_code >= 400:
-                    response.read()
-                    response.close()
-                    self._raise_for(response, self.settings.chat_model)
+                    self._raise_for(response, read_body(response, deadline), body["model"])
                 return response
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -218,11 +232,26 @@ class OllamaClient:
         budget = self.settings.ollama_retries if retries is None else retries
         for attempt in self._attempts(budget):
             with attempt:
-                response = self._http.request(method, path, json=body)
+                deadline = Deadline(self.settings.ollama_deadline, self.host)
+                response = self._send(method, path, body, deadline)
+                try:
+                    data = read_body(response, deadline)
+                finally:
+                    response.close()
                 if response.status_code >= 400:
-                    self._raise_for(response, model)
-                return _json(response)
+                    self._raise_for(response, data, model)
+                return json_object(data)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(
+        self, method: str, path: str, body: dict | None, deadline: Deadline
+    ) -> httpx.Response:
+        """Send a request and return once its headers are in; the body is read by the caller."""
+        settings = self.settings
+        read = min(settings.ollama_timeout, deadline.left())
+        timeout = httpx.Timeout(read, connect=min(settings.ollama_connect_timeout, read))
+        request = self._http.build_request(method, path, json=body, timeout=timeout)
+        return self._http.send(request, stream=True)
 
     def _attempts(self, retries: int) -> Iterator[_Attempt]:
         for number in range(retries + 1):
@@ -232,9 +261,10 @@ class OllamaClient:
                 return
             time.sleep(min(8.0, 0.5 * 2**number) * (0.75 + random.random() / 2))
 
-    def _raise_for(self, response: httpx.Response, model: str | None) -> None:
+    def _raise_for(self, response: httpx.Response, body: bytes, model: str | None) -> None:
+        response.close()
         status = response.status_code
-        message = _error_text(response)
+        message = error_text(body, response.reason_phrase)
         if status == 404 and model and "not found" in message:
             raise ModelNotPulled(f"model '{model}' is not pulled: run `ollama pull {model}`")
         if status == 400 and any(m in message for m in TOO_LONG_MARKERS):
@@ -266,7 +296,9 @@ class _Attempt:
         error = _translate(exc, self.host)
         if error is None:
             return False  # not ours: let it propagate unchanged
+        # An overrun deadline already cost the whole budget: trying again would double it.
         transient = isinstance(error, _Transient | OllamaUnavailable)
+        transient = transient and not isinstance(error, OllamaTimeout)
         if transient and not self.last:
             log.warning("Ollama call failed, retrying: %s", error)
             return True
@@ -294,39 +326,6 @@ def _translate(exc: BaseException, host: str) -> RagError | None:
     if isinstance(exc, httpx.HTTPError):
         return OllamaUnavailable(f"HTTP error talking to Ollama at {host}: {exc}")
     return None
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        data = response.json()
-    except ValueError:
-        raise OllamaError(f"Ollama sent a non-JSON answer: {response.text[:200]!r}") from None
-    if not isinstance(data, dict):
-        raise OllamaError("Ollama sent an unexpected JSON answer")
-    return data
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-        if isinstance(data, dict) and isinstance(data.get("error"), str):
-            return data["error"]
-    except ValueError:
-        pass
-    return response.text.strip()[:300] or response.reason_phrase
-
-
-def _ndjson(response: httpx.Response) -> Iterator[dict]:
-    for line in response.iter_lines():
-        if not line.strip():
-            continue
-        try:
-            chunk = json.loads(line)
-        except ValueError:
-            raise OllamaError(f"Ollama sent a malformed stream line: {line[:200]!r}") from None
-        if "error" in chunk:
-            raise OllamaError(f"Ollama failed mid-answer: {chunk['error']}")
-        yield chunk
 
 
 def _parameter(text: str, key: str) -> int | None:

@@ -14,7 +14,7 @@ import pytest
 from pypdf import PdfWriter
 from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
 
-from ingest import loaders
+from ingest import loaders, pdf
 from ingest.loaders import load_bytes, load_file, strip_running_lines
 from rag.errors import (
     CorruptDocument,
@@ -168,7 +168,7 @@ def test_parser_crash_becomes_corrupt_document(monkeypatch: pytest.MonkeyPatch) 
     def explode(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(loaders, "PdfReader", explode)
+    monkeypatch.setattr(pdf, "PdfReader", explode)
     with pytest.raises(CorruptDocument, match="RecursionError"):
         load_bytes("x.pdf", b"%PDF-1.4\n")
     monkeypatch.setattr(loaders, "markdown_sections", explode)

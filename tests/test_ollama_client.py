@@ -6,9 +6,19 @@ import math
 
 import pytest
 
-from rag.errors import InputTooLong, ModelNotPulled, OllamaError, OllamaUnavailable
+from rag.errors import (
+    BadVectors,
+    InputTooLong,
+    ModelNotPulled,
+    OllamaError,
+    OllamaTimeout,
+    OllamaUnavailable,
+    RagError,
+    StreamCut,
+)
 from rag.ollama import OllamaClient
 from tests.conftest import _free_port, make_settings
+from tests.fault_proxy import FaultProxy
 
 
 @pytest.fixture()
@@ -141,3 +151,91 @@ def test_error_in_the_middle_of_a_stream_is_raised(client, ollama):
         for chunk in client.chat_stream(messages):
             received.append(chunk)
     assert len(received) == 2
+
+
+# -- faults through the proxy: cut streams, bad vectors, deadlines --------------------------
+
+DOGS = [{"role": "user", "content": "[1] Dogs bark loudly at night.\n\nQuestion: dogs?"}]
+
+
+@pytest.fixture()
+def proxy(ollama):
+    with FaultProxy(ollama.url) as running:
+        yield running
+
+
+def proxied(proxy, tmp_path, **overrides):
+    return OllamaClient(make_settings(proxy.url, tmp_path, ollama_retries=0, **overrides))
+
+
+@pytest.mark.parametrize("kind", ["cut", "sever"])
+def test_a_stream_ending_without_done_is_an_error_not_an_answer(proxy, tmp_path, kind):
+    proxy.inject("/api/chat", kind, lines=2)
+    received = []
+    with proxied(proxy, tmp_path) as c, pytest.raises(RagError) as err:
+        for chunk in c.chat_stream(DOGS):
+            received.append(chunk)
+    assert len(received) == 2 and not any(chunk.get("done") for chunk in received)
+    assert err.value.status >= 500
+    if kind == "cut":
+        assert isinstance(err.value, StreamCut) and err.value.status == 502
+        assert "ended before it was complete" in str(err.value)
+
+
+def test_a_whole_stream_still_ends_normally_through_the_proxy(proxy, tmp_path):
+    with proxied(proxy, tmp_path) as c:
+        chunks = list(c.chat_stream(DOGS))
+    assert chunks[-1]["done"] is True
+
+
+def test_a_non_streamed_chat_without_done_is_cut(proxy, tmp_path, ollama):
+    proxy.inject("/api/chat", "undone")
+    with proxied(proxy, tmp_path) as c, pytest.raises(StreamCut):
+        c.chat(DOGS)
+
+
+@pytest.mark.parametrize(
+    ("how", "says"),
+    [
+        ("dims", "384-dimension embeddings, but /api/show says nomic-embed-text makes 768"),
+        ("count", "Ollama returned 2 embeddings for 3 inputs"),
+        ("mixed", "different sizes (384, 768)"),
+        ("nan", "embedding 0 holds NaN, infinite or null values"),
+        ("null", "embedding 0 holds NaN, infinite or null values"),
+        ("strings", "embedding 0 holds values that are not numbers"),
+    ],
+)
+def test_bad_vectors_are_refused_naming_ollama(proxy, tmp_path, how, says):
+    with proxied(proxy, tmp_path) as c:
+        c.require_model("nomic-embed-text")
+        proxy.inject("/api/embed", "vectors", how=how)
+        with pytest.raises(BadVectors) as err:
+            c.embed(["one", "two", "three"])
+        assert err.value.status == 502
+        assert str(err.value).startswith("Ollama sent unusable embeddings: ")
+        assert says in str(err.value)
+        assert len(c.embed(["one", "two", "three"])) == 3  # the next good batch is fine
+
+
+def test_a_body_dripping_in_is_cut_at_the_overall_deadline(proxy, tmp_path):
+    # Each byte comes well within the per-read timeout; only the overall deadline stops it.
+    proxy.inject("/api/embed", "drip", size=64, every=0.05)
+    slow = proxied(proxy, tmp_path, ollama_timeout=5.0, ollama_deadline=1.0)
+    with slow as c, pytest.raises(OllamaTimeout, match=r"within 1 s \(RAG_OLLAMA_DEADLINE\)"):
+        c.embed(["a slow answer"] * 4)
+    assert proxy.hits["/api/embed"] == 1  # not retried: the budget is spent
+
+
+def test_a_stream_stalling_between_tokens_hits_the_idle_limit(proxy, tmp_path):
+    proxy.inject("/api/chat", "drip", size=1, every=0.05)  # bytes, but no whole line for ages
+    settings = {"ollama_timeout": 0.8, "ollama_idle_timeout": 0.3, "ollama_deadline": 60.0}
+    with proxied(proxy, tmp_path, **settings) as c, pytest.raises(OllamaTimeout) as err:
+        list(c.chat_stream(DOGS))
+    assert "stopped sending its answer" in str(err.value)
+
+
+def test_a_cold_load_slower_than_the_idle_limit_still_fits(proxy, tmp_path):
+    proxy.inject("/api/chat", "delay", seconds=0.6)
+    settings = {"ollama_timeout": 5.0, "ollama_idle_timeout": 0.2, "ollama_deadline": 30.0}
+    with proxied(proxy, tmp_path, **settings) as c:
+        assert list(c.chat_stream(DOGS))[-1]["done"] is True

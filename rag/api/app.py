@@ -8,11 +8,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag import __version__
 from rag.api import problems
 from rag.api.deps import AppState, require_api_key
+from rag.api.limits import BodyLimit
 from rag.api.routes import (
     ask,
     collections,
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         lifespan=lifespan,
     )
     problems.install(app)
-    app.add_middleware(UploadLimit, limit=int(settings.max_upload_mb * 1024 * 1024) + 64 * 1024)
+    app.add_middleware(BodyLimit, upload_mb=settings.max_upload_mb, body_mb=settings.max_body_mb)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -79,25 +79,3 @@ def warm_up(kb: KnowledgeBase) -> None:
         log.info("models ready: %s, %s", settings.embed_model, settings.chat_model)
     except RagError as exc:  # serve anyway: /health explains, and Ollama may come up later
         log.warning("Ollama is not ready: %s", exc)
-
-
-class UploadLimit:
-    """Refuse bodies over the upload limit before reading them (413); pure ASGI so streams flow."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Check Content-Length, then pass the request on."""
-        if scope["type"] == "http":
-            headers = dict(scope.get("headers") or [])
-            length = headers.get(b"content-length", b"").decode("latin-1")
-            if length.isdigit() and int(length) > self.limit:
-                mb = self.limit / 1024 / 1024
-                response = problems.problem(
-                    413, "Payload too large", f"request body over the {mb:.0f} MB upload limit"
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

@@ -1,0 +1,274 @@
+"""PDF pages to text with pypdf: bounded page walks, running headers, damage and bomb reports."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pypdf import PageObject, PdfReader
+from pypdf.errors import DependencyError, LimitReachedError
+from pypdf.generic import ArrayObject
+
+from ingest.bounds import ParseLimits, declared_pages, first_pages
+from ingest.text import clean_text
+from rag.errors import (
+    CorruptDocument,
+    DecompressionBomb,
+    DocumentError,
+    EmptyDocument,
+    EncryptedDocument,
+)
+from rag.models import Document, Section
+
+_DIGITS = re.compile(r"\d+")
+_EDGE_LINES = 2
+# pypdf notes these on healthy files (the IRS 1040 form, for one): not worth a user's attention.
+_BENIGN = ("parsing for Object Streams", "Multiple definitions in dictionary")
+_NEEDS_CRYPTOGRAPHY = (
+    "encrypted PDF: decrypting it needs the 'cryptography' package, which is not installed"
+)
+BOMB = (
+    "decompression bomb: a compressed stream in this PDF inflates past pypdf's safety limit "
+    "(75 MB); refused (it is not a scan: OCR would not help)"
+)
+
+
+# ----------------------------------------------------------------------------------------
+
+
+class _PdfLog(logging.Handler):
+    """Collects pypdf's warnings for the file this thread is loading, instead of printing them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._local = threading.local()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        seen = getattr(self._local, "seen", None)
+        if seen is not None:
+            seen.setdefault(str(record.msg)[:200], record)  # one per kind: repeats add nothing
+
+    @contextmanager
+    def capture(self) -> Iterator[dict[str, logging.LogRecord]]:
+        self._local.seen = {}
+        try:
+            yield self._local.seen
+        finally:
+            self._local.seen = None
+
+
+_PDF_LOG = _PdfLog()
+logging.getLogger("pypdf").addHandler(_PDF_LOG)
+# Without this, an app that configures root logging would still print every pypdf warning.
+logging.getLogger("pypdf").propagate = False
+
+
+def parse_pdf(doc: Document, data: bytes, limits: ParseLimits) -> None:
+    if b"%PDF-" not in data[:1024]:
+        raise CorruptDocument("not a PDF: the file does not start with a %PDF- header")
+    with _PDF_LOG.capture() as seen:
+        reader = _open_pdf(data)
+        pages, cut = _bounded_pages(reader, limits.max_pages, doc.warnings)
+        raw = _page_texts(pages, limits.max_chars, doc.warnings)
+        whole = len(pages) == len(raw) and not cut  # page_labels would walk every page
+        labels = _page_labels(reader, len(raw)) if whole else [None] * len(raw)
+        doc.title = _pdf_title(reader)
+    doc.pages = len(raw)
+    doc.warnings.extend(_log_warnings(list(seen.values())))
+    if not raw:
+        raise EmptyDocument("the PDF has no pages")
+    texts = strip_running_lines(raw)
+    doc.sections = [
+        Section(text, page=i + 1, page_label=labels[i]) for i, text in enumerate(texts) if text
+    ]
+    if not doc.sections:
+        where = f"any of its {len(raw)} pages" if len(raw) > 1 else "its only page"
+        raise EmptyDocument(
+            f"no extractable text in {where} (scanned images? run OCR first, e.g. ocrmypdf)"
+        )
+
+
+def _open_pdf(data: bytes) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise EncryptedDocument(
+                "encrypted PDF: a password is required "
+                "(pypdf could not open it with an empty password)"
+            )
+    except DependencyError as exc:
+        raise EncryptedDocument(_NEEDS_CRYPTOGRAPHY) from exc
+    except DocumentError:
+        raise
+    except LimitReachedError as exc:
+        raise DecompressionBomb(BOMB) from exc
+    except Exception as exc:
+        raise CorruptDocument(f"damaged or truncated PDF ({reason(exc)})") from exc
+    return reader
+
+
+def _bounded_pages(
+    reader: PdfReader, limit: int, warnings: list[str]
+) -> tuple[list[PageObject], bool]:
+    """All pages, or the first `limit` of a longer PDF (with a warning); True if cut."""
+    try:
+        declared = declared_pages(reader)
+        if declared <= limit:
+            return list(reader.pages), False  # the page tree is where damaged files fail
+        pages = first_pages(reader, limit)
+    except DocumentError:
+        raise
+    except LimitReachedError as exc:
+        raise DecompressionBomb(BOMB) from exc
+    except Exception as exc:
+        raise CorruptDocument(f"damaged or truncated PDF ({reason(exc)})") from exc
+    warnings.append(
+        f"only the first {len(pages):,} of its {declared:,} pages were indexed (RAG_MAX_PAGES)"
+    )
+    return pages, True
+
+
+def _page_texts(pages: list[PageObject], max_chars: int, warnings: list[str]) -> list[str]:
+    texts: list[str] = []
+    total = 0
+    for i, page in enumerate(pages):
+        if total > max_chars:  # cap_chars cuts the excess and says so: stop extracting now
+            warnings.append(f"pages after {i:,} were not read: over RAG_MAX_CHARS already")
+            break
+        try:
+            text = clean_text(page.extract_text() or "", join_hyphens=True)
+        except DependencyError as exc:
+            raise EncryptedDocument(_NEEDS_CRYPTOGRAPHY) from exc
+        except LimitReachedError as exc:
+            raise DecompressionBomb(BOMB) from exc
+        except Exception as exc:  # one bad page should not cost the other pages
+            warnings.append(f"page {i + 1}: text extraction failed ({reason(exc)})")
+            texts.append("")
+            continue
+        if not text and _inflates_too_far(page):
+            raise DecompressionBomb(BOMB)  # pypdf's extract_text hides the limit as "no text"
+        if not text:
+            warnings.append(f"page {i + 1}: no extractable text (scanned image?)")
+        total += len(text)
+        texts.append(text)
+    return texts
+
+
+def _inflates_too_far(page: PageObject) -> bool:
+    """True if a content stream of this page hits pypdf's decompression limit."""
+    try:
+        contents = page.get("/Contents")
+        found = contents.get_object() if contents is not None else None
+        streams = found if isinstance(found, ArrayObject) else [found] if found else []
+        for stream in streams:
+            stream.get_object().get_data()
+    except LimitReachedError:
+        return True
+    except Exception:  # other damage is reported by the page's own warning
+        return False
+    return False
+
+
+def strip_running_lines(pages: list[str], min_pages: int = 4) -> list[str]:
+    """Drop running headers/footers: edge lines that repeat (digits ignored) across pages."""
+    if len(pages) < min_pages:
+        return pages
+    split = [page.split("\n") for page in pages]
+    zones = [_edge_zones(lines) for lines in split]
+    running = _running_keys(split, zones)
+    out = []
+    for page, lines, zone in zip(pages, split, zones, strict=True):
+        drop = set()
+        for where, indexes in zone:
+            # Peel from the edge inwards: a repeated line below kept text is content.
+            for i in indexes:
+                if (where, _line_key(lines[i])) not in running:
+                    break
+                drop.add(i)
+        kept = "\n".join(line for i, line in enumerate(lines) if i not in drop).strip()
+        # A page made only of "running" lines is more likely templated content: keep it.
+        out.append(kept or page)
+    return out
+
+
+def _edge_zones(lines: list[str]) -> list[tuple[str, list[int]]]:
+    # Two lines at each edge, outermost first: footers often come in pairs ("Page 5" + an id).
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    return [("top", filled[:_EDGE_LINES]), ("bottom", filled[::-1][:_EDGE_LINES])]
+
+
+def _running_keys(
+    split: list[list[str]], zones: list[list[tuple[str, list[int]]]]
+) -> set[tuple[str, str]]:
+    """Keys on >= 50% of all pages, or >= 80% of the odd or of the even pages (book spreads)."""
+    total: Counter[tuple[str, str]] = Counter()
+    by_parity: list[Counter[tuple[str, str]]] = [Counter(), Counter()]
+    for number, (lines, zone) in enumerate(zip(split, zones, strict=True)):
+        keys = {(where, _line_key(lines[i])) for where, idx in zone for i in idx}
+        keys = {key for key in keys if _could_be_running(key[1])}
+        total.update(keys)
+        by_parity[number % 2].update(keys)
+    sizes = [(len(split) + 1) // 2, len(split) // 2]
+    running = {key for key, count in total.items() if count * 2 >= len(split)}
+    for parity, counts in enumerate(by_parity):
+        running |= {key for key, count in counts.items() if count * 5 >= sizes[parity] * 4}
+    return running
+
+
+def _line_key(line: str) -> str:
+    return _DIGITS.sub("#", " ".join(line.split())).casefold()
+
+
+def _could_be_running(key: str) -> bool:
+    # Digit-only lines are page numbers ("12", "- 12 -", "3 / 10"), not dates or table rows.
+    return any(ch.isalpha() for ch in key) or (key.count("#") <= 2 and len(key) <= 12)
+
+
+def _page_labels(reader: PdfReader, count: int) -> list[str | None]:
+    try:
+        labels = [str(label) for label in reader.page_labels]
+    except Exception:  # a broken /PageLabels tree only costs the printed labels
+        return [None] * count
+    return list(labels) if len(labels) == count else [None] * count
+
+
+def _pdf_title(reader: PdfReader) -> str | None:
+    try:
+        title = reader.metadata.title if reader.metadata else None
+    except Exception:
+        return None
+    return clean_text(str(title)) or None if title else None
+
+
+def _log_warnings(records: list[logging.LogRecord]) -> list[str]:
+    out = []
+    fonts = [r for r in records if "fontTools" in str(r.msg)]
+    others = [r for r in records if not str(r.msg).startswith(_BENIGN) and r not in fonts]
+    if fonts:
+        # We do not install fontTools: on the corpus it turned a readable table into garbage.
+        out.append("some embedded fonts could not be fully decoded: their text may be garbled")
+    if others:
+        out.append(
+            f"pypdf worked around {len(others)} kind(s) of damage in this PDF "
+            f"(e.g. {_message(others[0])!r}): some text may be missing"
+        )
+    return out
+
+
+def _message(record: logging.LogRecord) -> str:
+    try:
+        text = record.getMessage()
+    except Exception:  # a malformed log call must not break loading
+        text = str(record.msg)
+    return " ".join(text.split())[:120]
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as a short, one-line reason for a file's failure."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
