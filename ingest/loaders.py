@@ -15,6 +15,8 @@ from pathlib import Path, PurePath
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
+from ingest.ocr import apply_ocr
+from ingest.pdf_checks import check_pages
 from ingest.text import HtmlText, clean_text, decode_text, html_charset, markdown_sections
 from rag.errors import (
     CorruptDocument,
@@ -134,15 +136,19 @@ def _parse_pdf(doc: Document, data: bytes) -> None:
     with _PDF_LOG.capture() as seen:
         reader = _open_pdf(data)
         raw = _page_texts(reader, doc.warnings)
+        suspect = check_pages(reader, raw, doc.warnings)  # XFA, gutters, TOC leaders, garbled
         labels = _page_labels(reader, len(raw))
         doc.title = _pdf_title(reader)
     doc.pages = len(raw)
     doc.warnings.extend(_log_warnings(list(seen.values())))
     if not raw:
         raise EmptyDocument("the PDF has no pages")
+    ocr = apply_ocr(data, raw, suspect, doc.warnings)  # scanned and garbled pages, by Tesseract
     texts = strip_running_lines(raw)
     doc.sections = [
-        Section(text, page=i + 1, page_label=labels[i]) for i, text in enumerate(texts) if text
+        Section(text, page=i + 1, page_label=labels[i], ocr=i in ocr)
+        for i, text in enumerate(texts)
+        if text
     ]
     if not doc.sections:
         where = f"any of its {len(raw)} pages" if len(raw) > 1 else "its only page"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ingest.chunker import chunk_document
 from ingest.loaders import load_bytes
+from ingest.ocr import mark_ocr_chunks
 from rag.errors import EmptyDocument
 from rag.models import Chunk, Document
 
@@ -14,6 +15,7 @@ def parse_bytes(
     """Load and chunk one file's bytes; raises a DocumentError when nothing can be indexed."""
     doc = load_bytes(source, data)
     chunks = chunk_document(doc, doc_id, max_tokens, overlap)
+    chunks = mark_ocr_chunks(doc, chunks)  # pages read by OCR say so in the chunk metadata
     if not chunks:
         raise EmptyDocument("no text to index")
     return doc, chunks

@@ -7,6 +7,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from ingest.ocr import ocr_possible
 from ingest.parse import parse_bytes
 from ingest.sources import Item
 
@@ -25,6 +26,8 @@ class Parsers:
         """Decide from the run's inputs whether a process pool is worth starting."""
         pdf_bytes = sum(i.size for i in items if i.source.lower().endswith(".pdf"))
         self.use_pool = self.workers > 1 and pdf_bytes >= POOL_MIN_PDF_BYTES
+        # Any PDF may hold scanned pages: OCR must not run in the loader thread.
+        self.use_pool = self.use_pool or (self.workers > 1 and pdf_bytes > 0 and ocr_possible())
 
     def submit(self, source: str, args: tuple[Any, ...]) -> Future[Any]:
         """Start parsing; the future holds the (document, chunks) or the error."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.ocr_check import check_ocr
 from rag.ollama import OllamaClient
 
 
@@ -45,4 +46,5 @@ def check_all(settings: Settings) -> dict[str, Any]:
             }
     except RagError as exc:
         checks["store"] = {"ok": False, "detail": str(exc)}
+    checks["ocr"] = check_ocr(settings)
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}
