@@ -1,4 +1,4 @@
-"""Turn a file's bytes into a Document: PDF (pypdf), Markdown, HTML and plain text."""
+"""Turn a file's bytes into a Document: PDF (pypdf), Markdown, HTML, plain text, Office, CSV."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ from pypdf.errors import DependencyError
 
 from ingest.ocr import apply_ocr
 from ingest.pdf_checks import check_pages
+from ingest.sheets import parse_csv, parse_xlsx
+from ingest.slides import parse_pptx
 from ingest.text import HtmlText, clean_text, decode_text, html_charset, markdown_sections
+from ingest.word import parse_docx
 from rag.errors import (
     CorruptDocument,
     DocumentError,
@@ -304,4 +307,8 @@ _PARSERS: dict[str, Callable[[Document, bytes], None]] = {
     "md": _parse_md,
     "txt": _parse_txt,
     "html": _parse_html,
+    "docx": parse_docx,  # ingest/word.py
+    "pptx": parse_pptx,  # ingest/slides.py
+    "xlsx": parse_xlsx,  # ingest/sheets.py
+    "csv": parse_csv,
 }

@@ -15,9 +15,7 @@ _MIN_GUTTER = 10  # consecutive numbers from 1 down the page; court transcripts 
 # Dot leaders: "Heading ........ 10", ". . . . .", "……". On a form they lead to a box number.
 _LEADER = re.compile(r"[ \t]*(?:\.[ \t]?){4,}[ \t]*|[ \t]*…{2,}[ \t]*")
 # A table-of-contents entry: text, a leader, a page number ("2.2.1 Heading ..... 10", "iv").
-_TOC_ENTRY = re.compile(
-    r"^\S.*?(?:(?:\.[ \t]?){4,}|…{2,})[ \t]*(?:\d{1,4}|[ivxlcdm]{1,7})$", re.I
-)
+_TOC_ENTRY = re.compile(r"^\S.*?(?:(?:\.[ \t]?){4,}|…{2,})[ \t]*(?:\d{1,4}|[ivxlcdm]{1,7})$", re.I)
 _MIN_TOC_ENTRIES = 5
 _MIN_TOC_SHARE = 0.5  # of a page's lines: below that it is a form or a list with leaders
 # Garbled text: replacement glyphs, "(cid:12)" escapes, unassigned code points.

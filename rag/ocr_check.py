@@ -1,4 +1,4 @@
-"""Is OCR usable here: the Tesseract program and its language packs (for ingest and `rag doctor`)."""
+"""Is OCR usable here: the Tesseract program and its language packs (ingest, `rag doctor`)."""
 
 from __future__ import annotations
 
