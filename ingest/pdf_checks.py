@@ -8,12 +8,14 @@ import re
 from typing import Any
 
 from ingest.xfa import XFA_PLACEHOLDER, xfa_text
+from rag.errors import EmptyDocument
 
 # "1 THE COURT: ..." or a bare "12": a transcript's line number, never "1." or "1)" (lists).
 _LINE_NUMBER = re.compile(r"(\d{1,3})(?:[ \t]+|$)")
 _MIN_GUTTER = 10  # consecutive numbers from 1 down the page; court transcripts have 25-28
+_GUTTER_SHARE = 0.6
 # Dot leaders: "Heading ........ 10", ". . . . .", "……". On a form they lead to a box number.
-_LEADER = re.compile(r"[ \t]*(?:\.[ \t]?){4,}[ \t]*|[ \t]*…{2,}[ \t]*")
+_LEADER = re.compile(r"[ \t]*(?:(?:\.[ \t]){3,}\.|\.{5,}|…{3,})[ \t.]*")
 # A table-of-contents entry: text, a leader, a page number ("2.2.1 Heading ..... 10", "iv").
 _TOC_ENTRY = re.compile(r"^\S.*?(?:(?:\.[ \t]?){4,}|…{2,})[ \t]*(?:\d{1,4}|[ivxlcdm]{1,7})$", re.I)
 _MIN_TOC_ENTRIES = 5
@@ -28,7 +30,7 @@ _OTHER = r"\u0400-\u04ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
 _SCRIPT_MIX = re.compile(rf"[{_LATIN}][{_OTHER}]|[{_OTHER}][{_LATIN}]")
 _SYMBOLS = re.compile(r"[^\w\s.,;:!?'\"()\[\]/%&@#*+=<>$€£§°–—\-’‘“”…·•]")
 _WORDLESS_LINE = re.compile(r"^[^\w\n]*$\n?", re.M)  # rules, crop marks, bullets: decoration
-_MIN_LETTERS = 40  # too little text to judge
+_MIN_CHARS = 40
 _MAX_BAD_GLYPHS = 0.02
 _MAX_ODD_WORDS = 0.25
 _MAX_SYMBOLS = 0.2
@@ -60,38 +62,59 @@ def _read_xfa(reader: Any, texts: list[str], warnings: list[str]) -> None:
     if not placeholder:
         return
     text = xfa_text(reader)
+    if not text:
+        why = "the content of this PDF is an XFA form that could not be read"
+        if len(placeholder) == len(texts):
+            raise EmptyDocument(f"{why} (open it in Adobe Reader and print it to a new PDF)")
+        warnings.append(f"{why}: only its other pages were indexed")
     for i in placeholder:
         texts[i] = ""
     if text:
         texts[placeholder[0]] = text
         warnings.append("the content of this PDF is an XFA form: read from its XFA data")
-    else:
-        warnings.append(
-            "the content of this PDF is an XFA form that could not be read "
-            "(open it in Adobe Reader and print it to PDF)"
-        )
 
 
 def strip_gutter(text: str) -> str:
     """Drop a line-number column (1, 2, 3 ... down the page) from the start of the lines."""
     lines = text.split("\n")
-    numbered = []
+    cuts: list[tuple[int, int, int]] = []  # (line, start, end) of each number in the column
     expect = 1
     for i, line in enumerate(lines):
         match = _LINE_NUMBER.match(line)
-        if match and int(match.group(1)) == expect:
-            numbered.append((i, match.end()))
+        number = int(match.group(1)) if match else 0
+        if match and expect <= number <= expect + 2:  # one or two numbers lost to layout
+            cuts.append((i, 0, match.end()))
+            expect = number + 1
+        elif expect > _MIN_GUTTER // 2 and _glued(line, expect):
+            # The column's number glued to the end of a line ("In16"): pypdf joined them.
+            cuts.append((i, len(line) - len(str(expect)), len(line)))
             expect += 1
-    if len(numbered) < _MIN_GUTTER:
+    if not _is_gutter(lines, cuts):
         return text
-    for i, end in numbered:
-        lines[i] = lines[i][end:]
+    for i, start, end in reversed(cuts):
+        lines[i] = lines[i][:start] + lines[i][end:]
     return "\n".join(line for line in lines if line.strip()).strip()
+
+
+def _is_gutter(lines: list[str], cuts: list[tuple[int, int, int]]) -> bool:
+    # A form's numbered boxes ("7 Wages, salaries ...") are a few lines of many; a gutter
+    # numbers most lines, or comes out as one block of bare numbers (a column read last).
+    if len(cuts) < _MIN_GUTTER:
+        return False
+    filled = sum(1 for line in lines if line.strip())
+    bare = [i for i, start, end in cuts if start == 0 and not lines[i][end:].strip()]
+    block = sum(1 for a, b in zip(bare, bare[1:], strict=False) if b == a + 1)
+    return len(cuts) >= _GUTTER_SHARE * filled or block >= _MIN_GUTTER - 2
+
+
+def _glued(line: str, number: int) -> bool:
+    digits = str(number)
+    return line.endswith(digits) and len(line) > len(digits) and line[-len(digits) - 1].isalpha()
 
 
 def strip_toc(text: str) -> tuple[str, int]:
     """Drop a contents page's entries and every dot leader; return how many entries went."""
-    if "..." not in text.replace(" ", "") and "……" not in text:
+    if not _LEADER.search(text):
         return text, 0  # the common case, decided without splitting the page
     lines = [line for line in text.split("\n") if line.strip()]
     entries = {i for i, line in enumerate(lines) if _TOC_ENTRY.match(line.strip())}
@@ -103,10 +126,9 @@ def strip_toc(text: str) -> tuple[str, int]:
 
 def garbled(text: str) -> str | None:
     """Why a page's text looks like junk (bad glyphs, impossible words, symbol soup), or None."""
-    letters = sum(map(str.isalpha, text))
-    if letters < _MIN_LETTERS:
-        return None
     chars = len(text) - text.count(" ") - text.count("\n")
+    if chars < _MIN_CHARS:
+        return None  # too little text to judge
     bad = len(_BAD_GLYPHS.findall(text))
     if bad > _MAX_BAD_GLYPHS * chars:
         return f"{bad} unreadable glyphs"

@@ -35,7 +35,11 @@ def make_docx(*, footnote: bool = True) -> bytes:
     document.add_heading("Travel", level=1)
     table = document.add_table(rows=3, cols=3)
     for r, row in enumerate(
-        [["City", "Hotel per night", "Meals"], ["Hanoi", "90 USD", "30 USD"], ["Paris", "180 EUR", "60 EUR"]]
+        [
+            ["City", "Hotel per night", "Meals"],
+            ["Hanoi", "90 USD", "30 USD"],
+            ["Paris", "180 EUR", "60 EUR"],
+        ]
     ):
         for c, text in enumerate(row):
             table.cell(r, c).text = text

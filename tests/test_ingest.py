@@ -141,9 +141,7 @@ def test_bad_files_fail_alone_and_say_why(kb, docs, corpus_dir, monkeypatch):
     (docs / "notes.odt").write_bytes(b"PK\x03\x04")
     missing = str(docs / "nope.md")
 
-    report = ingest_paths(
-        kb, kb.settings.collection, [str(docs), missing, str(docs / "notes.odt")]
-    )
+    report = ingest_paths(kb, kb.settings.collection, [str(docs), missing, str(docs / "notes.odt")])
 
     errors = {Path(f["path"]).name: f["error"] for f in report.failed}
     assert errors["nope.md"] == "no such file or directory"
