@@ -4,6 +4,7 @@ leaders, and garbled text layers. Each check is cheap, so PDFs with good text pa
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -103,7 +104,7 @@ def _is_gutter(lines: list[str], cuts: list[tuple[int, int, int]]) -> bool:
         return False
     filled = sum(1 for line in lines if line.strip())
     bare = [i for i, start, end in cuts if start == 0 and not lines[i][end:].strip()]
-    block = sum(1 for a, b in zip(bare, bare[1:], strict=False) if b == a + 1)
+    block = sum(1 for a, b in itertools.pairwise(bare) if b == a + 1)
     return len(cuts) >= _GUTTER_SHARE * filled or block >= _MIN_GUTTER - 2
 
 

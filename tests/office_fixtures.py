@@ -1,4 +1,4 @@
-"""Small real Office files, made with the libraries that write them (no binary blobs in the repo)."""
+"""Small real Office files, made with the libraries that write them (no binary blobs)."""
 
 from __future__ import annotations
 
