@@ -1,4 +1,4 @@
-"""Turn a file's bytes into a Document: PDF (pypdf), Markdown, HTML and plain text."""
+"""Turn a file's bytes into a Document: PDF (pypdf), Markdown, HTML, plain text, Office, CSV."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from pypdf.errors import LimitReachedError
 from ingest.bounds import ParseLimits, cap_chars
 from ingest.pdf import BOMB, parse_pdf, reason
 from ingest.pdf import strip_running_lines as strip_running_lines  # a public name here too
+from ingest.sheets import parse_csv, parse_xlsx
+from ingest.slides import parse_pptx
 from ingest.text import HtmlText, clean_text, decode_text, html_charset, markdown_sections
+from ingest.word import parse_docx
 from rag.errors import (
     CorruptDocument,
     DecompressionBomb,
@@ -100,9 +103,20 @@ def _parse_html(doc: Document, data: bytes, limits: ParseLimits) -> None:
         raise EmptyDocument("empty file" if not data.strip() else "no visible text in the page")
 
 
+def _capped_after(
+    parse: Callable[[Document, bytes], None],
+) -> Callable[[Document, bytes, ParseLimits], None]:
+    """An Office parser: its own row bounds inside, the character cap applied by load_bytes."""
+    return lambda doc, data, limits: parse(doc, data)
+
+
 _PARSERS: dict[str, Callable[[Document, bytes, ParseLimits], None]] = {
     "pdf": parse_pdf,
     "md": _parse_md,
     "txt": _parse_txt,
     "html": _parse_html,
+    "docx": _capped_after(parse_docx),  # ingest/word.py
+    "pptx": _capped_after(parse_pptx),  # ingest/slides.py
+    "xlsx": _capped_after(parse_xlsx),  # ingest/sheets.py
+    "csv": _capped_after(parse_csv),
 }

@@ -9,6 +9,7 @@ from types import FrameType
 from ingest.bounds import ParseLimits, cap_chunks
 from ingest.chunker import chunk_document
 from ingest.loaders import load_bytes
+from ingest.ocr import mark_ocr_chunks
 from rag.errors import EmptyDocument, ParseLimit
 from rag.models import Chunk, Document
 
@@ -25,6 +26,7 @@ def parse_bytes(
     limits = limits or ParseLimits()
     doc = load_bytes(source, data, limits=limits)
     chunks = cap_chunks(doc, chunk_document(doc, doc_id, max_tokens, overlap), limits.max_chunks)
+    chunks = mark_ocr_chunks(doc, chunks)  # pages read by OCR say so in the chunk metadata
     if not chunks:
         raise EmptyDocument("no text to index")
     return doc, chunks

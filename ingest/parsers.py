@@ -13,6 +13,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ingest.bounds import ParseLimits
+from ingest.ocr import ocr_possible
 from ingest.parse import parse_bytes, parse_in_worker, start_worker
 from ingest.sources import Item
 from rag.config import Settings
@@ -33,6 +34,10 @@ class Parsers:
         """Decide from the run's inputs whether its small PDFs are worth sending to workers."""
         pdf_bytes = sum(i.size for i in items if i.source.lower().endswith(".pdf"))
         self.pdfs_in_pool = self.workers > 1 and pdf_bytes >= POOL_MIN_BYTES
+        # Any PDF may hold scanned pages: OCR must not run in the loader thread.
+        self.pdfs_in_pool = self.pdfs_in_pool or (
+            self.workers > 1 and pdf_bytes > 0 and ocr_possible()
+        )
 
     def submit(self, source: str, args: tuple[Any, ...]) -> Future[Any]:
         """Start parsing; the future holds the (document, chunks) or the error."""

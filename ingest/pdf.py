@@ -15,6 +15,8 @@ from pypdf.errors import DependencyError, LimitReachedError
 from pypdf.generic import ArrayObject
 
 from ingest.bounds import ParseLimits, declared_pages, first_pages
+from ingest.ocr import apply_ocr
+from ingest.pdf_checks import check_pages
 from ingest.text import clean_text
 from rag.errors import (
     CorruptDocument,
@@ -75,6 +77,7 @@ def parse_pdf(doc: Document, data: bytes, limits: ParseLimits) -> None:
         reader = _open_pdf(data)
         pages, cut = _bounded_pages(reader, limits.max_pages, doc.warnings)
         raw = _page_texts(pages, limits.max_chars, doc.warnings)
+        suspect = check_pages(reader, raw, doc.warnings)  # XFA, gutters, TOC leaders, garbled
         whole = len(pages) == len(raw) and not cut  # page_labels would walk every page
         labels = _page_labels(reader, len(raw)) if whole else [None] * len(raw)
         doc.title = _pdf_title(reader)
@@ -82,9 +85,12 @@ def parse_pdf(doc: Document, data: bytes, limits: ParseLimits) -> None:
     doc.warnings.extend(_log_warnings(list(seen.values())))
     if not raw:
         raise EmptyDocument("the PDF has no pages")
+    ocr = apply_ocr(data, raw, suspect, doc.warnings)  # scanned and garbled pages, by Tesseract
     texts = strip_running_lines(raw)
     doc.sections = [
-        Section(text, page=i + 1, page_label=labels[i]) for i, text in enumerate(texts) if text
+        Section(text, page=i + 1, page_label=labels[i], ocr=i in ocr)
+        for i, text in enumerate(texts)
+        if text
     ]
     if not doc.sections:
         where = f"any of its {len(raw)} pages" if len(raw) > 1 else "its only page"

@@ -28,6 +28,8 @@ class Settings:
     embed_batch: int = 32
     embed_concurrency: int = 2
     parse_workers: int = 2  # processes parsing big PDFs at once (1: parse in the loader thread)
+    ocr: str = "auto"  # auto: OCR pages without a usable text layer if Tesseract is installed
+    ocr_languages: str = "eng+vie"  # Tesseract language packs, joined with "+"
     keep_alive: str = "30m"
     ollama_timeout: float = 300.0  # seconds; a cold model load can take a minute
     ollama_connect_timeout: float = 5.0
@@ -202,6 +204,21 @@ def _keep_alive(raw: str) -> str:
     return raw
 
 
+def _ocr_mode(raw: str) -> str:
+    mode = raw.lower()
+    if mode not in ("auto", "off", "force"):
+        raise ValueError("expected auto, off or force")
+    return mode
+
+
+def _ocr_languages(raw: str) -> str:
+    # "eng,vie", "eng+vie" and "eng vie" all name the same two Tesseract language packs.
+    names = [part for part in re.split(r"[+,\s]+", raw) if part]
+    if not names or not all(re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name) for name in names):
+        raise ValueError("expected Tesseract language codes like eng+vie")
+    return "+".join(names)
+
+
 def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
@@ -220,6 +237,8 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "embed_batch": ("RAG_EMBED_BATCH", _positive_int),
     "embed_concurrency": ("RAG_EMBED_CONCURRENCY", _positive_int),
     "parse_workers": ("RAG_PARSE_WORKERS", _positive_int),
+    "ocr": ("RAG_OCR", _ocr_mode),
+    "ocr_languages": ("RAG_OCR_LANGUAGES", _ocr_languages),
     "keep_alive": ("RAG_KEEP_ALIVE", _keep_alive),
     "ollama_timeout": ("RAG_OLLAMA_TIMEOUT", _positive_float),
     "ollama_connect_timeout": ("RAG_OLLAMA_CONNECT_TIMEOUT", _positive_float),

@@ -13,6 +13,12 @@ SUFFIXES: dict[str, str] = {
     ".text": "txt",
     ".html": "html",
     ".htm": "html",
+    ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".tsv": "csv",
 }
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(SUFFIXES.values()))
 
@@ -29,7 +35,7 @@ def kind_alias(raw: str) -> str | None:
 
 
 def listing() -> str:
-    """The canonical suffixes, for help texts: `.pdf .md .txt .html`."""
+    """The canonical suffixes, for help texts: `.pdf .md .txt .html .docx ...`."""
     return " ".join("." + kind for kind in KINDS)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
+from rag.ocr_check import check_ocr
 from rag.ollama import OllamaClient
 
 
@@ -49,4 +50,5 @@ def check_all(settings: Settings) -> dict[str, Any]:
             checks["store"], _ = check_store(kb)
     except RagError as exc:  # the store could not even be opened (locked, unreachable)
         checks["store"] = {"ok": False, "detail": str(exc)}
+    checks["ocr"] = check_ocr(settings)
     return {"ok": all(c["ok"] for c in checks.values()), "checks": checks}

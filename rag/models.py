@@ -16,9 +16,10 @@ class Section:
     """A run of text from one place in a document: a PDF page, or a Markdown heading's body."""
 
     text: str
-    page: int | None = None  # 1-based physical page number (PDF only)
+    page: int | None = None  # 1-based physical page number (PDF), or slide number (pptx)
     page_label: str | None = None  # printed page label, e.g. "iv" or "12" (PDF only)
-    heading: tuple[str, ...] = ()  # heading path, outermost first (Markdown/HTML)
+    heading: tuple[str, ...] = ()  # heading path, outermost first (Markdown/HTML/Office)
+    ocr: bool = False  # the text was read from the page image by OCR, not from a text layer
 
 
 @dataclass
@@ -26,7 +27,7 @@ class Document:
     """A loaded file: its text in sections, plus what could not be read."""
 
     source: str  # the path as the user knows it (absolute, normalised)
-    kind: str  # "pdf" | "md" | "txt" | "html"
+    kind: str  # a kind from rag.filetypes: "pdf", "md", "docx", "csv", ...
     sha256: str  # of the exact bytes that were parsed
     sections: list[Section]
     pages: int | None = None  # page count for PDFs
@@ -47,6 +48,7 @@ class Chunk:
     page: int | None = None
     page_label: str | None = None
     heading: str = ""  # heading path joined with " > "
+    ocr: bool = False  # from a page read by OCR
 
     def metadata(self) -> dict[str, Any]:
         """Chroma-safe metadata (no None values)."""
@@ -60,6 +62,8 @@ class Chunk:
             meta["page"] = self.page
         if self.page_label is not None:
             meta["page_label"] = self.page_label
+        if self.ocr:
+            meta["ocr"] = True
         return meta
 
 

@@ -83,13 +83,13 @@ def test_upload_of_bad_files_reports_each(api, corpus_dir):
             "files",
             ("locked.pdf", (corpus_dir / "encrypted_password_openpassword.pdf").read_bytes()),
         ),
-        ("files", ("notes.docx", b"PK\x03\x04")),
+        ("files", ("notes.odt", b"PK\x03\x04")),
         ("files", ("../../etc/passwd.txt", b"root:x:0:0")),
     ]
     summary = api.post("/documents", files=files).json()
     errors = {f["path"]: f["error"] for f in summary["failed"]}
     assert "password" in errors["uploads/locked.pdf"]
-    assert errors["uploads/notes.docx"].startswith("unsupported file type '.docx'")
+    assert errors["uploads/notes.odt"].startswith("unsupported file type '.odt'")
     assert summary["added"] == ["uploads/passwd.txt"]  # the path was reduced to its name
 
 

@@ -127,22 +127,21 @@ def test_collections_are_kept_apart(kb, docs):
     }
 
 
-def test_bad_files_fail_alone_and_say_why(kb, docs, corpus_dir):
+def test_bad_files_fail_alone_and_say_why(kb, docs, corpus_dir, monkeypatch):
+    monkeypatch.setenv("RAG_OCR", "off")  # the scan must fail as unreadable, not be OCR'd
     (docs / "empty.txt").write_bytes(b"")
     (docs / "binary.txt").write_bytes(bytes(range(256)) * 8)
     (docs / "random.pdf").write_bytes(bytes((i * 37 + 11) % 256 for i in range(4000)))
     shutil.copy(corpus_dir / "encrypted_password_openpassword.pdf", docs)
     shutil.copy(corpus_dir / "scanned_skew.pdf", docs)
-    (docs / "notes.docx").write_bytes(b"PK\x03\x04")
+    (docs / "notes.odt").write_bytes(b"PK\x03\x04")
     missing = str(docs / "nope.md")
 
-    report = ingest_paths(
-        kb, kb.settings.collection, [str(docs), missing, str(docs / "notes.docx")]
-    )
+    report = ingest_paths(kb, kb.settings.collection, [str(docs), missing, str(docs / "notes.odt")])
 
     errors = {Path(f["path"]).name: f["error"] for f in report.failed}
     assert errors["nope.md"] == "no such file or directory"
-    assert errors["notes.docx"].startswith("unsupported file type '.docx'")
+    assert errors["notes.odt"].startswith("unsupported file type '.odt'")
     assert "empty" in errors["empty.txt"]
     assert "binary" in errors["binary.txt"]
     assert errors["random.pdf"]

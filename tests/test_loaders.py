@@ -57,6 +57,12 @@ def _corpus_params() -> list[object]:
     ]
 
 
+@pytest.fixture(autouse=True)
+def no_ocr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests pin what the text layer gives (RAG_OCR=off); tests/test_ocr.py covers OCR."""
+    monkeypatch.setenv("RAG_OCR", "off")
+
+
 @pytest.fixture(scope="module")
 def manifest(corpus_dir: Path) -> dict[str, dict[str, object]]:
     entries = json.loads((corpus_dir / "manifest.json").read_text(encoding="utf-8"))
@@ -357,8 +363,8 @@ def test_whitespace_only_text_is_empty() -> None:
 
 
 def test_unsupported_suffix_and_kind_override() -> None:
-    with pytest.raises(UnsupportedFile, match=r"\.docx"):
-        load_bytes("report.docx", b"PK\x03\x04")
+    with pytest.raises(UnsupportedFile, match=r"\.odt"):
+        load_bytes("report.odt", b"PK\x03\x04")
     with pytest.raises(UnsupportedFile):
         load_bytes("README", b"hello")
     doc = load_bytes("upload-without-name", b"# Title\nbody", kind="md")

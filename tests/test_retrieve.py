@@ -87,7 +87,7 @@ def test_filters_from_dict_accepts_strings_lists_and_aliases():
     ("data", "message"),
     [
         ({"sources": "*.md"}, "unknown filter 'sources'"),
-        ({"kind": "docx"}, "unknown kind 'docx'"),
+        ({"kind": "odt"}, "unknown kind 'odt'"),
         ({"kind": 3}, "filter 'kind' must be a string or a list of strings"),
         ({"source": ["a.md", 1]}, "filter 'source' must be a string or a list of strings"),
         ({"source": " "}, "filter 'source' must not be empty"),
