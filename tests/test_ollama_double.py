@@ -521,8 +521,11 @@ def test_standalone_module_serves_until_terminated() -> None:
     )
     try:
         assert proc.stdout is not None
-        # Generous: a loaded 2-core machine can take many seconds to import and bind.
-        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        # Generous: a loaded 2-core machine can take many seconds to import and bind. poll, not
+        # select: late in the suite the pipe's descriptor can be above select()'s 1024.
+        poller = select.poll()
+        poller.register(proc.stdout, select.POLLIN)
+        ready = poller.poll(60_000)
         assert ready, "double did not print its ready line"
         line = proc.stdout.readline().strip()
         match = re.fullmatch(r"ollama double listening on (http://127\.0\.0\.1:\d+)", line)
