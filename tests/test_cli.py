@@ -256,3 +256,29 @@ def test_nonsense_gets_no_suggestion(capsys):
     with pytest.raises(SystemExit):
         main(["zzzzqqq"])
     assert "did you mean" not in capsys.readouterr().err
+
+
+def test_eta_counts_down_through_a_long_parse_instead_of_climbing():
+    from types import SimpleNamespace
+
+    from rag.cli.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False)
+    p = SimpleNamespace(
+        files_total=3,
+        files_done=1,
+        bytes_total=3_000,
+        bytes_done=1_000,
+        bytes_parsed=1_000,
+        bytes_skipped=0,
+        chunks_found=100,
+        chunks_embedded=100,
+        started=0.0,
+    )
+    shown = [bar.eta(p, now=float(t)) for t in range(5, 16)]  # a big file parses: no progress
+    assert all(b < a for a, b in zip(shown, shown[1:], strict=False))
+    p.chunks_found, p.bytes_parsed, p.chunks_embedded = 300, 3_000, 250  # it parsed, fewer chunks
+    later = bar.eta(p, now=16.0)
+    assert later is not None and later <= shown[-1]
+    p.files_done = 3
+    assert bar.eta(p, now=17.0) == 0.0
