@@ -10,6 +10,7 @@ its mean error against the truth and how many samples had no estimate.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 
 from rich.progress import Progress as RichProgress
@@ -94,10 +95,10 @@ def score(name: str, estimate, snaps) -> str:
     end = snaps[-1][0]
     shown = [(now, estimate(p, now)) for now, p in snaps]
     known = [(now, eta) for now, eta in shown if eta is not None]
-    climbs = [b - a for (_, a), (_, b) in zip(known, known[1:], strict=False) if b - a > 1.0]
+    climbs = [b - a for (_, a), (_, b) in pairwise(known) if b - a > 1.0]
     error = sum(abs(eta - (end - now)) for now, eta in known) / max(len(known), 1)
     unknown = len(shown) - len(known)
-    frozen = sum(1 for (_, a), (_, b) in zip(known, known[1:], strict=False) if 0 < b - a + STEP)
+    frozen = sum(1 for (_, a), (_, b) in pairwise(known) if b - a + STEP > 0)
     return (
         f"{name:<18} climbs {len(climbs):>3} ({sum(climbs):>4.0f} s)  frozen {frozen:>3}  "
         f"mean error {error:>5.1f} s  unknown {unknown:>3} of {len(shown)}"

@@ -259,6 +259,7 @@ def test_nonsense_gets_no_suggestion(capsys):
 
 
 def test_eta_counts_down_through_a_long_parse_instead_of_climbing():
+    from itertools import pairwise
     from types import SimpleNamespace
 
     from rag.cli.progress import ProgressBar
@@ -275,10 +276,10 @@ def test_eta_counts_down_through_a_long_parse_instead_of_climbing():
         chunks_embedded=100,
         started=0.0,
     )
-    shown = [bar.eta(p, now=float(t)) for t in range(5, 16)]  # a big file parses: no progress
-    assert all(b < a for a, b in zip(shown, shown[1:], strict=False))
+    shown = [bar.eta(p, now=float(t)) for t in range(5, 12)]  # a big file parses: no progress
+    assert all(b < a for a, b in pairwise(shown))
     p.chunks_found, p.bytes_parsed, p.chunks_embedded = 300, 3_000, 250  # it parsed, fewer chunks
-    later = bar.eta(p, now=16.0)
+    later = bar.eta(p, now=12.0)
     assert later is not None and later <= shown[-1]
     p.files_done = 3
-    assert bar.eta(p, now=17.0) == 0.0
+    assert bar.eta(p, now=13.0) == 0.0
