@@ -244,7 +244,7 @@ class Pipeline:
             size=parsing.size,
             warnings=list(doc.warnings),
         )
-        self.progress.add(chunks_found=len(chunks))
+        self.progress.add(chunks_found=len(chunks), bytes_parsed=parsing.item.size)
         texts = [embed_text(c) for c in chunks]
         vectors: list[list[float] | None] = [None] * len(chunks)
         return Job(parsing.item, record, chunks, texts, parsing.existed, vectors, len(chunks))
@@ -374,7 +374,8 @@ class Pipeline:
             else:
                 getattr(self.report, outcome).append(item.source)
             self.report.chunks += chunks
-        self.progress.add(files_done=1, bytes_done=item.size)
+        skipped = item.size if outcome in ("unchanged", "failed") else 0
+        self.progress.add(files_done=1, bytes_done=item.size, bytes_skipped=skipped)
 
 
 def _version(job: Job) -> DocumentVersion:

@@ -56,6 +56,8 @@ class Progress:
     bytes_total: int = 0
     files_done: int = 0
     bytes_done: int = 0
+    bytes_parsed: int = 0  # files parsed into chunks (chunks_found came from these bytes)
+    bytes_skipped: int = 0  # files settled without a parse (unchanged, failed)
     chunks_found: int = 0
     chunks_embedded: int = 0
     chunks_written: int = 0

@@ -149,6 +149,10 @@ class KnowledgeBase:
         """Ids of a document's committed chunks, in order."""
         return self._cat.chunk_ids(collection, doc_id)
 
+    def chunks(self, collection: str, chunk_ids: list[str]) -> dict[str, dict]:
+        """Committed chunks by id (text, heading, page, doc_id, index); unknown ids are absent."""
+        return self._cat.chunks_by_ids(collection, chunk_ids)
+
     def file_stats(self, collection: str) -> dict[str, tuple[str, int, int]]:
         """source → (sha256, size, mtime_ns) of every document: the unchanged-file fast path."""
         return self._cat.stats(collection)

@@ -3,6 +3,10 @@
 Two processes writing one PersistentClient path corrupt its vector index without an error,
 and a second reader never sees new vectors; so every process that opens the store takes this lock.
 The kernel releases it when the owner dies, so a crash never leaves a stale lock behind.
+
+`rag serve` also writes its URL and a random token there (the file is then readable by its user
+only): a CLI of the same user reads them to go through the server instead of refusing, and the
+server's local-path ingest route accepts only loopback requests that carry the token.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -19,6 +24,7 @@ from rag.errors import StoreLocked
 
 LOCK_NAME = ".rag.lock"
 _held: dict[Path, tuple[int, int]] = {}  # path -> (fd, refcount) for re-entrant use in one process
+_tokens: dict[Path, str] = {}  # path -> the token this process wrote (role "serve" only)
 _mutex = threading.Lock()
 
 
@@ -47,15 +53,16 @@ class StoreLock:
                 owner = _read_owner(fd)
                 os.close(fd)
                 raise StoreLocked(locked_message(self.path.parent, owner)) from None
-            _write_owner(
-                fd,
-                {
-                    "pid": os.getpid(),
-                    "role": self.role,
-                    "url": self.url,
-                    "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
-                },
-            )
+            owner = {
+                "pid": os.getpid(),
+                "role": self.role,
+                "url": self.url,
+                "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            }
+            if self.role == "serve":
+                os.fchmod(fd, 0o600)  # the token lets its holder ingest server-side paths
+                owner["token"] = _tokens[self.path] = secrets.token_urlsafe(32)
+            _write_owner(fd, owner)
             _held[self.path] = (fd, 1)
             self._acquired = True
             return self
@@ -71,6 +78,7 @@ class StoreLock:
                 _held[self.path] = (fd, count - 1)
                 return
             del _held[self.path]
+            _tokens.pop(self.path, None)
             os.ftruncate(fd, 0)
             os.close(fd)
 
@@ -79,6 +87,34 @@ class StoreLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def serving_owner(store_path: Path) -> dict[str, Any] | None:
+    """The owner record of a store another process holds as `rag serve`, else None."""
+    path = (store_path / LOCK_NAME).resolve()
+    with _mutex:
+        if path in _held or not path.exists():
+            return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # held: by whom?
+            owner = _read_owner(fd)
+            return owner if owner.get("role") == "serve" and owner.get("url") else None
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+def local_token(store_path: Path) -> str | None:
+    """The token this process wrote as the store's `rag serve` owner, if it is that owner."""
+    with _mutex:
+        return _tokens.get((store_path / LOCK_NAME).resolve())
 
 
 def locked_message(store: Path, owner: dict[str, Any]) -> str:

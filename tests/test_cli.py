@@ -192,3 +192,94 @@ def test_json_output_is_the_api_body(env, capsys):
     assert without_timings(json.loads(cli["ask"])) == without_timings(asked.json())
     assert json.loads(cli["list"]) == listed.json()
     assert json.loads(cli["collections"]) == collections.json()
+
+
+def test_unknown_collection_is_an_error_listing_the_existing_ones(env, capsys):
+    run(capsys, "ingest", str(env / "handbook.md"), "--collection", "hr", "--json")
+    for argv in (
+        ("ask", "How many days of leave?", "-c", "hrr"),
+        ("search", "leave", "-c", "hrr"),
+        ("list", "-c", "hrr"),
+        ("drop", "hrr", "--yes"),
+    ):
+        code, out, err = run(capsys, *argv)
+        assert (code, out) == (1, ""), argv
+        assert err == (
+            "Error: no collection 'hrr' (did you mean 'hr'?); existing collections: hr\n"
+        ), argv
+    code, out, _ = run(capsys, "list", "-c", "hr", "--json")
+    assert code == 0 and len(json.loads(out)["documents"]) == 1
+
+
+def test_drop_of_the_empty_default_collection_says_it_does_not_exist(env, capsys):
+    code, out, err = run(capsys, "drop", "default", "--yes")
+    assert code == 1 and "deleted" not in out
+    assert err == "Error: no collection 'default'; existing collections: none yet\n"
+
+
+def test_version(capsys):
+    from rag import __version__
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out == f"rag {__version__}\n"
+
+
+def test_every_subcommand_has_a_description():
+    import argparse
+
+    from rag.cli.main import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [name for name, p in sub.choices.items() if not (p.description or "").strip()]
+    assert set(sub.choices) >= {"ingest", "list", "delete", "collections", "drop", "doctor"}
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "hint"),
+    [
+        (["serach", "leave"], "(did you mean 'search'?)"),
+        (["search", "leave", "--mode", "hybird"], "(did you mean 'hybrid'?)"),
+        (["search", "leave", "--explian"], "(did you mean '--explain'?)"),
+    ],
+)
+def test_typos_get_a_suggestion(capsys, argv, hint):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and hint in err.splitlines()[-1]
+
+
+def test_nonsense_gets_no_suggestion(capsys):
+    with pytest.raises(SystemExit):
+        main(["zzzzqqq"])
+    assert "did you mean" not in capsys.readouterr().err
+
+
+def test_eta_counts_down_through_a_long_parse_instead_of_climbing():
+    from itertools import pairwise
+    from types import SimpleNamespace
+
+    from rag.cli.progress import ProgressBar
+
+    bar = ProgressBar(enabled=False)
+    p = SimpleNamespace(
+        files_total=3,
+        files_done=1,
+        bytes_total=3_000,
+        bytes_done=1_000,
+        bytes_parsed=1_000,
+        bytes_skipped=0,
+        chunks_found=100,
+        chunks_embedded=100,
+        started=0.0,
+    )
+    shown = [bar.eta(p, now=float(t)) for t in range(5, 12)]  # a big file parses: no progress
+    assert all(b < a for a, b in pairwise(shown))
+    p.chunks_found, p.bytes_parsed, p.chunks_embedded = 300, 3_000, 250  # it parsed, fewer chunks
+    later = bar.eta(p, now=12.0)
+    assert later is not None and later <= shown[-1]
+    p.files_done = 3
+    assert bar.eta(p, now=13.0) == 0.0

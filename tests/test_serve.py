@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -66,19 +67,78 @@ def test_first_token_arrives_before_the_answer_is_finished(served, ollama):
     assert done[0] - tokens[0] > 0.15 * (len(tokens) - 2)
 
 
-def test_cli_ingest_beside_the_server_stops_with_instructions(served, tmp_path):
-    url, env = served
-    done = subprocess.run(
-        [sys.executable, "-m", "rag.cli", "ingest", str(REPO / "data")],
+def rag(env, cwd, *argv: str) -> subprocess.CompletedProcess:
+    """Run the `rag` command as a user would, in cwd."""
+    return subprocess.run(
+        [sys.executable, "-m", "rag.cli", *argv],
         env=env,
-        cwd=tmp_path,
+        cwd=cwd,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
+
+
+GOING = "going through its API at http://127.0.0.1:"
+
+
+def test_cli_beside_the_server_goes_through_its_api(served, tmp_path):
+    url, env = served
+    docs = tmp_path / "docs"
+    shutil.copytree(REPO / "data", docs, ignore=shutil.ignore_patterns("chroma*"))
+    done = rag(env, tmp_path, "ingest", "docs", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count(GOING) == 1 and "Error" not in done.stderr
+    added = json.loads(done.stdout)["added"]
+    assert sorted(added) == sorted(str(p) for p in docs.iterdir())  # the same sources as direct
+
+    listed = rag(env, tmp_path, "list", "--json")
+    assert json.loads(listed.stdout) == httpx.get(f"{url}/documents").json()
+    found = rag(env, tmp_path, "search", "error E7")
+    assert found.returncode == 0 and "docs/r2-user-manual.pdf p. 3" in found.stdout
+    asked = rag(env, tmp_path, "ask", "What does error E7 mean?")
+    assert "Error E7 means the dust bin is missing" in asked.stdout
+    assert "Sources:\n  [1] docs/r2-user-manual.pdf p. 3" in asked.stdout
+    counts = json.loads(rag(env, tmp_path, "collections", "--json").stdout)
+    assert counts == httpx.get(f"{url}/collections").json()
+
+    gone = rag(env, tmp_path, "delete", "docs/handbook.md")
+    assert gone.returncode == 0 and gone.stdout.startswith("Deleted docs/handbook.md (")
+    again = rag(env, tmp_path, "delete", "docs/handbook.md")
+    assert again.returncode == 1
+    assert "Error: no document 'docs/handbook.md' in collection 'default'" in again.stderr
+    typo = rag(env, tmp_path, "list", "-c", "defualt")
+    assert typo.returncode == 1 and "(did you mean 'default'?)" in typo.stderr
+
+
+def test_cli_ingest_beside_the_server_prunes_like_a_direct_run(served, tmp_path):
+    _, env = served
+    docs = tmp_path / "docs"
+    shutil.copytree(REPO / "data", docs, ignore=shutil.ignore_patterns("chroma*"))
+    assert rag(env, tmp_path, "ingest", "docs", "--json").returncode == 0
+    (docs / "handbook.md").unlink()
+    done = rag(env, tmp_path, "ingest", "docs", "missing.md", "--prune", "--json")
+    summary = json.loads(done.stdout)
+    assert done.returncode == 3
+    assert summary["removed"] == [str(docs / "handbook.md")]
+    assert len(summary["unchanged"]) == 4
+    assert summary["failed"] == [{"path": "missing.md", "error": "no such file or directory"}]
+
+
+def test_local_ingest_route_needs_the_owner_token(served, tmp_path):
+    url, _ = served
+    body = {"paths": [str(REPO / "data" / "handbook.md")]}
+    for headers in ({}, {"X-Rag-Local-Token": "guess"}):
+        refused = httpx.post(f"{url}/documents/local", json=body, headers=headers)
+        assert refused.status_code == 401
+    assert httpx.get(f"{url}/documents").json()["documents"] == []
+
+
+def test_drop_beside_the_server_still_refuses_with_instructions(served, tmp_path):
+    url, env = served
+    done = rag(env, tmp_path, "drop", "default", "--yes")
     assert done.returncode == 1
     assert "is owned by `rag serve`" in done.stderr and f"at {url}" in done.stderr
-    assert "POST /documents" in done.stderr
 
 
 def test_several_workers_need_a_chroma_server(ollama, tmp_path):

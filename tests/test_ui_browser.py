@@ -236,7 +236,7 @@ def test_pdf_citation_shows_its_page(service, open_page):
     page = open_page(service.url + "/")
     answer = ask(page, "What does error E7 mean?")
     chip = answer.locator(".msg-sources .chip").first
-    expect(chip).to_have_text("[1] r2-user-manual.pdf · p. 3")
+    expect(chip).to_have_text("[1] r2-user-manual.pdf p. 3")
     chip.click()
     meta = page.locator("#passage .passage-meta")
     expect(meta.locator("dt", has_text="Page")).to_be_visible()
@@ -438,3 +438,105 @@ def test_widget_explains_a_missing_cors_origin(service, tmp_path, open_page):
         error = answer.locator(".msg-error")
         expect(error).to_contain_text("RAG_CORS_ORIGINS")
         expect(error).to_contain_text(other.url)
+
+
+# -- Markdown, saved conversations, copy/regenerate, the whole passage --------------------------
+
+MARKDOWN_REPLY = (
+    "Employees get **18 days** of paid annual leave [1].\n\n"
+    "- up to 5 days carry over\n- `leave.request` starts it\n\n"
+    "| kind | days |\n| --- | --- |\n| annual | 18 |\n\n"
+    "[click me](javascript:window.__xss=3) and [the portal](https://intranet.example/leave) "
+    '<b onmouseover="window.__xss=4">raw</b> ![tracker](https://evil.example/pixel.png)'
+)
+
+
+def test_answers_render_markdown_safely(service, open_page, ollama):
+    ollama.configure(chat_reply=MARKDOWN_REPLY)
+    page = open_page(service.url + "/", bypass_csp=True)  # the sanitiser must hold without CSP
+    answer = ask(page, LEAVE_QUESTION)
+    text = answer.locator(".answer-text")
+    expect(text.locator("strong")).to_have_text("18 days")
+    expect(text.locator("li")).to_have_count(2)
+    expect(text.locator("li code")).to_have_text("leave.request")
+    expect(text.locator("td").first).to_have_text("annual")
+    expect(text.locator(".cite").first).to_have_text("1")  # [n] still becomes a chip
+    links = text.locator("a")
+    hrefs = links.evaluate_all("(els) => els.map((a) => a.getAttribute('href'))")
+    assert hrefs == [None, "https://intranet.example/leave"]  # javascript: lost its href
+    assert links.nth(1).get_attribute("rel") == "noopener noreferrer"
+    assert '<b onmouseover="window.__xss=4">raw</b>' in text.text_content()  # raw HTML as text
+    assert text.locator("b, img").count() == 0 and "[image: tracker]" in text.text_content()
+    links.first.click()
+    assert page.evaluate("() => window.__xss") is None
+
+
+def test_conversations_survive_a_reload_and_can_be_renamed_and_deleted(service, open_page):
+    page = open_page(service.url + "/")
+    ask(page, LEAVE_QUESTION)
+    ask(page, "Can unused days be carried over?")
+    page.reload()
+    expect(page.locator(".msg-bot")).to_have_count(2)
+    expect(page.locator(".msg-bot .answer-text").first).to_contain_text("18 days")
+    expect(page.locator(".chat-item")).to_have_count(1)
+    requests = ask_requests(page)
+    ask(page, "How do I request leave?")  # the restored turns go with the next question
+    assert [m["role"] for m in requests[0].body["messages"]] == ["user", "assistant"] * 2
+
+    page.click("#new-chat")
+    expect(page.locator(".msg")).to_have_count(0)
+    ask(page, "What does error E7 mean?")
+    expect(page.locator(".chat-item")).to_have_count(2)
+    page.once("dialog", lambda dialog: dialog.accept("Robot errors"))
+    page.locator(".chat-item.is-current [data-action=rename]").click()
+    expect(page.locator(".chat-item.is-current .chat-title")).to_have_text("Robot errors")
+    page.reload()
+    expect(page.locator(".chat-title", has_text="Robot errors")).to_have_count(1)
+    page.locator(".chat-title", has_text=LEAVE_QUESTION[:20]).click()
+    expect(page.locator(".msg-bot")).to_have_count(3)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(".chat-item.is-current [data-action=delete]").click()
+    expect(page.locator(".chat-item")).to_have_count(1)
+    expect(page.locator(".msg")).to_have_count(0)
+
+
+def test_copy_and_regenerate(service, open_page, ollama):
+    page = open_page(service.url + "/", permissions=["clipboard-read", "clipboard-write"])
+    requests = ask_requests(page)
+    first = ask(page, LEAVE_QUESTION)
+    first.locator("[data-action=copy]").click()
+    expect(first.locator("[data-action=copy]")).to_have_text("Copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert "18 days" in copied and "[1]" in copied  # the answer as the model wrote it
+    ollama.configure(chat_reply="Regenerated: eighteen days of leave [1].")
+    first.locator("[data-action=regenerate]").click()
+    again = page.locator(".msg-bot").first
+    expect(again).to_have_attribute("data-state", "done")
+    expect(page.locator(".msg-bot")).to_have_count(1)
+    expect(again.locator(".answer-text")).to_contain_text("Regenerated: eighteen days")
+    assert requests[1].body["question"] == LEAVE_QUESTION and requests[1].body["messages"] == []
+
+
+def test_chips_name_the_section_and_the_passage_opens_whole(service, open_page):
+    page = open_page(service.url + "/")
+    answer = ask(page, LEAVE_QUESTION)
+    chip = answer.locator(".msg-sources .chip").first
+    expect(chip).to_have_text(re.compile(r"^\[1\] handbook\.md › \S"))
+    chip.click()
+    window = page.locator("#passage .passage-window")
+    cited = window.locator(".passage-chunk.is-cited")
+    expect(cited).to_contain_text("18 days of paid annual leave")
+    expect(page.locator("#passage .passage-snippet")).to_be_hidden()
+    assert len(cited.text_content()) >= len(chip.get_attribute("title") or "")
+    window.locator(".passage-more").click()
+    expect(window.locator(".passage-chunk.is-neighbour").first).to_be_visible()
+
+
+@pytest.mark.parametrize(("width", "height", "name"), [(1280, 800, "desktop"), (390, 844, "phone")])
+def test_markdown_and_history_fit_the_screen(service, open_page, ollama, width, height, name):
+    ollama.configure(chat_reply=MARKDOWN_REPLY)
+    page = open_page(service.url + "/", viewport={"width": width, "height": height})
+    ask(page, LEAVE_QUESTION)
+    page.locator(".msg-sources .chip").first.click()
+    no_horizontal_overflow(page)
+    page.screenshot(path=str(REPO / "docs" / f"chat-markdown-{name}.png"))

@@ -250,3 +250,39 @@ class CollectionList(BaseModel):
         """Collections with their (documents, chunks) counts."""
         rows = [CollectionOut(name=n, documents=d, chunks=c) for n, (d, c) in counts.items()]
         return cls(collections=rows, default=default)
+
+
+# -- the CLI beside the server and the chat page's passage view --------------------------------
+
+
+class LocalIngest(BaseModel):
+    """POST /documents/local: `rag ingest PATH` of a CLI on the server's machine."""
+
+    model_config = ConfigDict(extra="forbid")
+    paths: list[str] = Field(min_length=1, description="absolute paths or globs")
+    prune: bool = False
+
+
+class ChunkOut(BaseModel):
+    """One chunk of a document, whole."""
+
+    chunk_id: str
+    index: int = Field(description="0-based position in its document")
+    text: str
+    heading: str
+    page: int | None
+    page_label: str | None
+
+
+class ChunkWindow(BaseModel):
+    """GET /chunks/{id}: a chunk with its neighbours, in document order."""
+
+    document: DocumentOut
+    chunk_id: str = Field(description="the chunk asked for")
+    chunks: list[ChunkOut]
+
+    @classmethod
+    def of(cls, record: DocumentRecord, chunk_id: str, rows: list[dict[str, Any]]) -> ChunkWindow:
+        """A catalog window as the API shows it."""
+        chunks = [ChunkOut(**{k: row[k] for k in ChunkOut.model_fields}) for row in rows]
+        return cls(document=DocumentOut.of(record), chunk_id=chunk_id, chunks=chunks)

@@ -8,6 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from rag.cli.parser import did_you_mean
+from rag.errors import NotFound
+
+Body = dict[str, Any]  # a JSON object as the API sends it
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
@@ -31,3 +35,22 @@ def show(source: str) -> str:
         )
     except ValueError:
         return source
+
+
+def resolved(ref: str) -> str:
+    """A path as the catalog stores it (absolute, resolved)."""
+    return str(Path(ref).expanduser().resolve())
+
+
+def check_exists(name: str, existing: list[str], default: str, must_exist: bool | None) -> str:
+    """The name, or NotFound listing the collections there are.
+
+    must_exist None: any name (ingest creates it); False: the configured default may not exist
+    yet (it reads as empty); True: it must exist (drop).
+    """
+    if must_exist is None or name in existing or (name == default and not must_exist):
+        return name
+    there = ", ".join(existing) if existing else "none yet"
+    raise NotFound(
+        f"no collection '{name}'{did_you_mean(name, existing)}; existing collections: {there}"
+    )

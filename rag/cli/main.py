@@ -8,22 +8,25 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rag.api.schemas import CollectionList, DocumentList, body
+from rag import __version__
+from rag.cli.backend import open_backend
 from rag.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    Body,
     add_common,
     print_json,
     show,
 )
+from rag.cli.manage import MANAGE_COMMANDS
+from rag.cli.parser import RagParser
 from rag.cli.query import add_ask, add_search, add_serve
 from rag.config import Settings
-from rag.errors import BadRequest, RagError
+from rag.errors import RagError
 from rag.eval.command import add_parser as add_eval_parser
 from rag.filetypes import listing
-from rag.kb import KnowledgeBase
 
 DESCRIPTION = """\
 A local knowledge base: ingest documents, search them, ask questions.
@@ -53,9 +56,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = RagParser(
         prog="rag", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--version", action="version", version=f"rag {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     for register in COMMANDS:
         register(sub)
@@ -68,7 +72,8 @@ def _add_ingest(sub: Any) -> None:
         help="add or update documents (files, folders, globs)",
         description=f"Add files, folders (recursively) and globs of {listing()}. "
         "Unchanged files are skipped by content hash; an edited file replaces exactly its own "
-        "chunks. Interrupted runs are repaired by running the same command again.",
+        "chunks. Interrupted runs are repaired by running the same command again. While "
+        "`rag serve` owns the store, the server ingests the same paths.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, folder or quoted glob")
     p.add_argument(
@@ -80,149 +85,39 @@ def _add_ingest(sub: Any) -> None:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    """Run the ingest pipeline and print its summary."""
-    from ingest.run import ingest_paths  # the CLI is the edge where rag may call ingest
+    """Run the ingest pipeline (here or in the server that owns the store); print its summary."""
     from rag.cli.progress import ProgressBar
 
     bar = ProgressBar(enabled=False if args.no_progress or args.json else None)
-    with KnowledgeBase(settings, role="ingest") as kb:
-        collection = kb.collection(args.collection)
+    with open_backend(settings, "ingest") as backend:
+        collection = backend.collection(args.collection, must_exist=None)
         try:
-            report = ingest_paths(kb, collection, args.paths, args.prune, bar)
+            report = backend.ingest(collection, args.paths, args.prune, bar)
         finally:
             bar.close()
     if args.json:
-        print_json(report.to_dict())
-    else:
-        _print_report(report)
-    if report.aborted:
-        print(f"Error: {report.aborted}", file=sys.stderr)
-        print("Nothing half-written: run the same command again to finish.", file=sys.stderr)
-        return EXIT_ERROR
-    return EXIT_PARTIAL if report.failed else EXIT_OK
-
-
-def _print_report(report: Any) -> None:
-    parts = [
-        f"{len(report.added)} added",
-        f"{len(report.updated)} updated",
-        f"{len(report.unchanged)} unchanged",
-        f"{len(report.removed)} removed",
-        f"{len(report.failed)} failed",
-    ]
-    print(
-        f"Collection '{report.collection}': {', '.join(parts)}; "
-        f"{report.chunks} chunks written in {report.seconds:.1f} s"
-    )
-    for failure in report.failed:
-        print(f"  failed:  {show(failure['path'])}: {failure['error']}")
-    for source, warnings in report.warnings.items():
-        for warning in warnings:
-            print(f"  warning: {show(source)}: {warning}")
-
-
-def _add_list(sub: Any) -> None:
-    p = sub.add_parser("list", help="show the documents in a collection")
-    add_common(p)
-    p.set_defaults(handler=cmd_list)
-
-
-def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    """Print the documents of a collection."""
-    with KnowledgeBase(settings, role="list") as kb:
-        collection = kb.collection(args.collection)
-        records = kb.documents(collection)
-    if args.json:
-        print_json(body(DocumentList.of(collection, records)))
-        return EXIT_OK
-    if not records:
-        print(f"Collection '{collection}' is empty: add documents with `rag ingest PATH`.")
-    for r in records:
-        pages = f"{r.pages:>4} pages" if r.pages else "          "
-        print(f"{r.ingested_at}  {pages}  {r.chunks:>5} chunks  {show(r.source)}")
-    return EXIT_OK
-
-
-def _add_delete(sub: Any) -> None:
-    p = sub.add_parser("delete", help="remove one document (by path or id)")
-    p.add_argument("source", metavar="SOURCE", help="the document's path (or its id)")
-    add_common(p)
-    p.set_defaults(handler=cmd_delete)
-
-
-def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
-    """Remove one document and its chunks."""
-    with KnowledgeBase(settings, role="delete") as kb:
-        collection = kb.collection(args.collection)
-        record = kb.delete_document(collection, args.source)
-    if args.json:
-        print_json({"collection": collection, "deleted": record.to_dict()})
-    else:
-        print(f"Deleted {show(record.source)} ({record.chunks} chunks) from '{collection}'.")
-    return EXIT_OK
-
-
-def _add_collections(sub: Any) -> None:
-    p = sub.add_parser("collections", help="list the knowledge bases with their sizes")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=cmd_collections)
-
-
-def cmd_collections(settings: Settings, args: argparse.Namespace) -> int:
-    """Print every collection with its document and chunk counts."""
-    with KnowledgeBase(settings, role="collections") as kb:
-        listing = CollectionList.of(kb.collection_counts(), settings.collection)
-    if args.json:
-        print_json(body(listing))
-    else:
-        for row in listing.collections:
-            print(f"{row.name}: {row.documents} documents, {row.chunks} chunks")
-        if not listing.collections:
-            print("No collections yet: add documents with `rag ingest PATH`.")
-    return EXIT_OK
-
-
-def _add_drop(sub: Any) -> None:
-    p = sub.add_parser("drop", help="delete a whole collection (vectors and catalog)")
-    p.add_argument("name", help="collection to delete")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.set_defaults(handler=cmd_drop)
-
-
-def cmd_drop(settings: Settings, args: argparse.Namespace) -> int:
-    """Delete a collection after confirmation."""
-    if not args.yes:
-        if not sys.stdin.isatty():
-            raise BadRequest("refusing to drop without --yes when not on a terminal")
-        answer = input(f"Delete collection '{args.name}' and everything in it? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing deleted.")
-            return EXIT_OK
-    with KnowledgeBase(settings, role="drop") as kb:
-        name = kb.collection(args.name)
-        kb.drop_collection(name)
-    print(f"Collection '{name}' deleted.")
-    return EXIT_OK
-
-
-def _add_doctor(sub: Any) -> None:
-    p = sub.add_parser("doctor", help="check Ollama, the models and the store")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=cmd_doctor)
-
-
-def cmd_doctor(settings: Settings, args: argparse.Namespace) -> int:
-    """Check every dependency and say what is wrong and how to fix it."""
-    from rag.health import check_all
-
-    report = check_all(settings)
-    if args.json:
         print_json(report)
     else:
-        for name, item in report["checks"].items():
-            mark = "ok  " if item["ok"] else "FAIL"
-            print(f"[{mark}] {name}: {item['detail']}")
-    return EXIT_OK if report["ok"] else EXIT_ERROR
+        _print_report(report)
+    if report["aborted"]:
+        print(f"Error: {report['aborted']}", file=sys.stderr)
+        print("Nothing half-written: run the same command again to finish.", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_PARTIAL if report["failed"] else EXIT_OK
+
+
+def _print_report(report: Body) -> None:
+    counts = ("added", "updated", "unchanged", "removed", "failed")
+    parts = ", ".join(f"{len(report[name])} {name}" for name in counts)
+    print(
+        f"Collection '{report['collection']}': {parts}; "
+        f"{report['chunks']} chunks written in {report['seconds']:.1f} s"
+    )
+    for failure in report["failed"]:
+        print(f"  failed:  {show(failure['path'])}: {failure['error']}")
+    for source, warnings in report["warnings"].items():
+        for warning in warnings:
+            print(f"  warning: {show(source)}: {warning}")
 
 
 COMMANDS: list[Callable[[Any], None]] = [
@@ -230,10 +125,6 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_search,
     add_ask,
     add_serve,
-    _add_list,
-    _add_delete,
-    _add_collections,
-    _add_drop,
-    _add_doctor,
+    *MANAGE_COMMANDS,
     add_eval_parser,
 ]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from types import SimpleNamespace
 from typing import Any
 
 from rag.citations import location_label
-from rag.cli.common import EXIT_OK, add_common, print_json, show
+from rag.cli.backend import open_backend
+from rag.cli.common import EXIT_OK, Body, add_common, print_json, show
 from rag.config import Settings
-from rag.kb import KnowledgeBase
-from rag.models import DEFAULT_MODE, MODES, Answer, Hit
+from rag.models import DEFAULT_MODE, MODES
 
 
 def _filter_args(parser: argparse.ArgumentParser) -> None:
@@ -35,12 +36,10 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--after", metavar="DATE", help="only documents ingested after DATE")
 
 
-def _filters(args: argparse.Namespace) -> Any:
-    from rag.retrieve import Filters
-
-    return Filters.from_dict(
-        {"source": args.source, "kind": args.kind, "ingested_after": args.after}
-    )
+def _options(args: argparse.Namespace) -> Body:
+    """The body fields /search and /ask share, from the flags."""
+    filters = {"source": args.source, "kind": args.kind, "ingested_after": args.after}
+    return {"filters": {k: v for k, v in filters.items() if v}, "top_k": args.top_k}
 
 
 def add_search(sub: Any) -> None:
@@ -65,40 +64,33 @@ def _query_flags(parser: argparse.ArgumentParser, handler: Any) -> None:
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Print the best chunks for a query."""
-    from rag.api.schemas import SearchResponse, body
-    from rag.retrieve import retrieve
-
-    with KnowledgeBase(settings, role="search") as kb:
-        collection = kb.collection(args.collection)
-        result = retrieve(
-            kb,
-            collection,
-            args.query,
-            args.top_k or settings.top_k,
-            _filters(args),
-            mode=args.mode,
-            explain=args.explain,
-        )
+    options = {**_options(args), "mode": args.mode, "explain": args.explain}
+    with open_backend(settings, "search") as backend:
+        collection = backend.collection(args.collection)
+        result = backend.search(collection, args.query, options)
     if args.json:
-        print_json(body(SearchResponse.of(args.query, collection, result)))
+        print_json(result)
         return EXIT_OK
-    if result.reason == "no_documents":
+    if result["reason"] == "no_documents":
         print(f"No documents in collection '{collection}' match: add some with `rag ingest PATH`.")
-    elif result.reason:
+    elif result["reason"]:
         print("Nothing relevant found. Nearest passages:")
-    for rank, hit in enumerate(result.hits or result.candidates, 1):
+    for rank, hit in enumerate(result["hits"] or result["candidates"], 1):
         print(f"{rank}. {_hit_line(hit)}")
-        if args.explain and hit.explain:
-            print(f"   explain: {json.dumps(hit.explain)}")
+        if args.explain and hit.get("explain"):
+            print(f"   explain: {json.dumps(hit['explain'])}")
     return EXIT_OK
 
 
-def _hit_line(hit: Hit) -> str:
-    text = " ".join(hit.text.split())
+def _where(item: Body) -> str:
+    """`file p. 3 › heading` for a hit or citation body."""
+    return location_label(SimpleNamespace(**item), source=show(item["source"]))
+
+
+def _hit_line(hit: Body) -> str:
+    text = " ".join(hit["text"].split())
     more = "…" if len(text) > 300 else ""
-    return (
-        f"[{hit.score:.3f}] {location_label(hit, source=show(hit.source))}\n   {text[:300]}{more}"
-    )
+    return f"[{hit['score']:.3f}] {_where(hit)}\n   {text[:300]}{more}"
 
 
 def add_ask(sub: Any) -> None:
@@ -114,38 +106,35 @@ def add_ask(sub: Any) -> None:
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     """Stream an answer, then list its sources (or explain the refusal)."""
-    from rag.answer import AnswerRequest, answer_stream
-    from rag.api.schemas import AnswerOut, body
-    from rag.events import Done, Token
-
-    with KnowledgeBase(settings, role="ask") as kb:
-        collection = kb.collection(args.collection)
-        request = AnswerRequest(collection, args.question, None, _filters(args), args.top_k)
-        for event in answer_stream(kb, request):
-            if isinstance(event, Token) and not args.json:
-                print(event.text, end="", flush=True)
-            elif isinstance(event, Done):
-                final = event.answer
+    final: Body = {}
+    with open_backend(settings, "ask") as backend:
+        collection = backend.collection(args.collection)
+        for item in backend.ask(collection, args.question, _options(args)):
+            if isinstance(item, str):
+                if not args.json:
+                    print(item, end="", flush=True)
+            else:
+                final = item
     if args.json:
-        print_json(body(AnswerOut.of(final)))
+        print_json(final)
     else:
         _print_answer_end(final)
     return EXIT_OK
 
 
-def _print_answer_end(final: Answer) -> None:
-    if not final.answerable:
-        if final.reason != "model_declined":
-            print(final.answer, end="")
-        print(f"\n\n(not in the knowledge base: {final.reason})")
-        for cand in final.candidates[:3]:
-            print(f"  nearest: {show(cand.source)} [{cand.score:.3f}]")
+def _print_answer_end(final: Body) -> None:
+    if not final["answerable"]:
+        if final.get("reason") != "model_declined":
+            print(final["answer"], end="")
+        print(f"\n\n(not in the knowledge base: {final.get('reason')})")
+        for cand in (final.get("candidates") or [])[:3]:
+            print(f"  nearest: {show(cand['source'])} [{cand['score']:.3f}]")
         return
     print("\n\nSources:")
-    for cit in final.citations:
-        print(f"  [{cit.n}] {location_label(cit, source=show(cit.source))}")
-    if final.dropped_citations:
-        print(f"  (removed citations to no source: {final.dropped_citations})")
+    for cit in final["citations"]:
+        print(f"  [{cit['n']}] {_where(cit)}")
+    if final["dropped_citations"]:
+        print(f"  (removed citations to no source: {final['dropped_citations']})")
 
 
 def add_serve(sub: Any) -> None:

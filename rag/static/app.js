@@ -4,6 +4,8 @@
 
   const KEY_STORE = "rag.apiKey";
   const COLLECTION_STORE = "rag.collection";
+  const CHATS_STORE = "rag.chats"; // [{id, title, collection, updated, turns: [{question, done}]}]
+  const MAX_CHATS = 50;
   const $ = (id) => document.getElementById(id);
   const store = {
     get(name) {
@@ -41,6 +43,7 @@
     form: $("ask-form"),
     question: $("question"),
     send: $("send"),
+    chatList: $("chat-list"),
   };
   let apiKey = store.get(KEY_STORE);
   const client = RagCore.createClient(new URL(".", window.location.href), () => apiKey);
@@ -69,7 +72,9 @@
     if (activeChip) activeChip.classList.remove("is-active");
     activeChip = chip;
     chip.classList.add("is-active");
-    ui.passageBody.replaceChildren(RagCore.passageView(item, kind));
+    const view = RagCore.passageView(item, kind);
+    ui.passageBody.replaceChildren(view);
+    RagCore.loadPassageWindow(view, client, item, ui.collection.value, 0);
     ui.passage.hidden = false;
     document.body.classList.add("passage-open");
     ui.passageClose.focus({ preventScroll: true });
@@ -85,9 +90,112 @@
     }
   }
 
+  // -- saved conversations (this browser only) -----------------------------------------
+  function loadChats() {
+    try {
+      const chats = JSON.parse(store.get(CHATS_STORE) || "[]");
+      return Array.isArray(chats) ? chats.filter((c) => c && Array.isArray(c.turns)) : [];
+    } catch (_) {
+      return [];
+    }
+  }
+
+  function saveChats(chats) {
+    store.set(CHATS_STORE, chats.length ? JSON.stringify(chats.slice(0, MAX_CHATS)) : "");
+  }
+
+  let currentId = null;
+
+  function saveTurns(turns) {
+    const chats = loadChats();
+    let chat = chats.find((c) => c.id === currentId);
+    if (!turns.length && !chat) return;
+    if (!chat) {
+      currentId = `c${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+      chat = { id: currentId, title: turns[0].question.slice(0, 80), collection: ui.collection.value };
+      chats.unshift(chat);
+    }
+    chat.turns = turns;
+    chat.updated = new Date().toISOString();
+    saveChats([chat, ...chats.filter((c) => c.id !== chat.id)]);
+    renderChats();
+  }
+
+  function openChat(id) {
+    const chat = loadChats().find((c) => c.id === id);
+    if (!chat) return;
+    closePassage();
+    currentId = id;
+    if (chat.collection && [...ui.collection.options].some((o) => o.value === chat.collection)) {
+      ui.collection.value = chat.collection;
+    }
+    conversation.restore(chat.turns);
+    ui.empty.hidden = chat.turns.length > 0;
+    renderChats();
+  }
+
+  function newChat() {
+    conversation.reset();
+    currentId = null;
+    closePassage();
+    ui.empty.hidden = false;
+    renderChats();
+    ui.question.focus();
+  }
+
+  function renameChat(id) {
+    const chats = loadChats();
+    const chat = chats.find((c) => c.id === id);
+    const title = chat ? window.prompt("Name this conversation", chat.title) : null;
+    if (!chat || title === null || !title.trim()) return;
+    chat.title = title.trim().slice(0, 80);
+    saveChats(chats);
+    renderChats();
+  }
+
+  function deleteChat(id) {
+    const chats = loadChats();
+    const chat = chats.find((c) => c.id === id);
+    if (!chat || !window.confirm(`Delete the conversation “${chat.title}”?`)) return;
+    saveChats(chats.filter((c) => c.id !== id));
+    if (id === currentId) newChat();
+    else renderChats();
+  }
+
+  function renderChats() {
+    const button = (label, action, id, extra) =>
+      RagCore.el(
+        "button",
+        { className: extra || "chat-action", attrs: { type: "button", "data-action": action, "data-id": id } },
+        label,
+      );
+    ui.chatList.replaceChildren(
+      ...loadChats().map((chat) =>
+        RagCore.el(
+          "li",
+          { className: chat.id === currentId ? "chat-item is-current" : "chat-item" },
+          button(chat.title || "Untitled", "open", chat.id, "chat-title"),
+          button("Rename", "rename", chat.id),
+          button("Delete", "delete", chat.id),
+        ),
+      ),
+    );
+  }
+
+  ui.chatList.addEventListener("click", (event) => {
+    const target = event.target.closest("button[data-action]");
+    if (!target) return;
+    const { action, id } = target.dataset;
+    if (action === "open") openChat(id);
+    else if (action === "rename") renameChat(id);
+    else if (action === "delete") deleteChat(id);
+  });
+
   // -- conversation ----------------------------------------------------------------------
   const conversation = new RagCore.Conversation(ui.log, {
     client,
+    actions: true,
+    onChange: saveTurns,
     scroller: ui.scroller,
     getCollection: () => ui.collection.value,
     onPassage: openPassage,
@@ -162,18 +270,10 @@
     }
   });
   ui.question.addEventListener("input", autosize);
-  ui.newChat.addEventListener("click", () => {
-    conversation.reset();
-    closePassage();
-    ui.empty.hidden = false;
-    ui.question.focus();
-  });
+  ui.newChat.addEventListener("click", newChat);
   ui.collection.addEventListener("change", () => {
     store.set(COLLECTION_STORE, ui.collection.value);
-    if (conversation.history.length) {
-      conversation.history = [];
-      conversation.note(`Now asking the “${ui.collection.value}” collection; a new conversation starts.`);
-    }
+    if (conversation.history.length) newChat();
   });
   ui.keyToggle.addEventListener("click", () => toggleKeyPanel(ui.keyPanel.hidden));
   ui.keyForm.addEventListener("submit", (event) => {
@@ -195,6 +295,10 @@
     if (event.key === "Escape" && !ui.passage.hidden) closePassage();
   });
 
-  loadCollections();
+  renderChats();
+  loadCollections().then(() => {
+    const last = loadChats()[0];
+    if (last) openChat(last.id);
+  });
   ui.question.focus();
 })();

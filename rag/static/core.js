@@ -95,6 +95,15 @@ const RagCore = (() => {
         if (!response.ok) await fail(response);
         return response.json();
       },
+      async chunk(chunkId, collection, radius) {
+        const params = new URLSearchParams({ radius: String(radius) });
+        if (collection) params.set("collection", collection);
+        const response = await fetch(url(`chunks/${encodeURIComponent(chunkId)}?${params}`), {
+          headers: headers({ Accept: "application/json" }),
+        });
+        if (!response.ok) await fail(response);
+        return response.json();
+      },
       async ask(body, onEvent, signal) {
         const response = await fetch(url("ask"), {
           method: "POST",
@@ -143,9 +152,70 @@ const RagCore = (() => {
     return String(item.page);
   }
 
+  /** `manual.pdf p. 3`, or `handbook.md › Annual leave` (the innermost section). */
   function sourceLabel(item) {
-    const page = item.page === null || item.page === undefined ? "" : ` · p. ${item.page_label || item.page}`;
-    return `${basename(item.source)}${page}`;
+    if (item.page !== null && item.page !== undefined) {
+      return `${basename(item.source)} p. ${item.page_label || item.page}`;
+    }
+    const section = String(item.heading || "").split(" > ").pop();
+    return section ? `${basename(item.source)} › ${section}` : basename(item.source);
+  }
+
+  // -- Markdown: marked renders, DOMPurify cleans; no raw HTML, images or script links -----
+  const ALLOWED_TAGS = ["p", "br", "strong", "em", "del", "code", "pre", "blockquote", "ul", "ol",
+    "li", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "a"];
+  let markdownReady = null;
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
+  function setUpMarkdown() {
+    if (markdownReady !== null) return markdownReady;
+    const g = typeof globalThis !== "undefined" ? globalThis : window;
+    markdownReady = Boolean(g.marked && g.DOMPurify && g.DOMPurify.isSupported);
+    if (!markdownReady) return false;
+    g.marked.use({
+      gfm: true,
+      breaks: false,
+      renderer: {
+        html: (token) => escapeHtml(token.text || token.raw || ""), // raw HTML shows as text
+        image: (token) => escapeHtml(token.text ? `[image: ${token.text}]` : "[image]"),
+      },
+    });
+    g.DOMPurify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A") {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    });
+    return true;
+  }
+
+  /** Markdown as a sanitised DocumentFragment (null when the libraries are not loaded). */
+  function renderMarkdown(text) {
+    if (!setUpMarkdown()) return null;
+    const html = globalThis.marked.parse(String(text), { async: false });
+    return globalThis.DOMPurify.sanitize(html, {
+      ALLOWED_TAGS,
+      ALLOWED_ATTR: ["href", "title", "align"],
+      ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|#)/i,
+      RETURN_DOM_FRAGMENT: true,
+    });
+  }
+
+  /** Turn `[n]` in the fragment's text (outside code) into chips. */
+  function chipCitations(root, byNumber, makeChip) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const texts = [];
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (!node.parentElement || !node.parentElement.closest("code, pre")) texts.push(node);
+    }
+    for (const node of texts) {
+      const parts = answerNodes(node.data, byNumber, makeChip);
+      if (parts.length !== 1 || parts[0].nodeType !== Node.TEXT_NODE) node.replaceWith(...parts);
+    }
+    return root;
   }
 
   /** The cited passage: source, page, section and the snippet, all as text. */
@@ -166,7 +236,44 @@ const RagCore = (() => {
       el("h2", { className: "passage-source", attrs: { title: item.source } }, basename(item.source)),
       el("dl", { className: "passage-meta" }, ...rows),
       el("blockquote", { className: "passage-snippet" }, softWrap(text)),
+      el("div", { className: "passage-window" }),
     );
+  }
+
+  /** Fill a passage view's window with the whole chunk; buttons widen it to its neighbours. */
+  async function loadPassageWindow(view, client, item, collection, radius) {
+    const box = view.querySelector(".passage-window");
+    if (!box || !item.chunk_id || !client.chunk) return;
+    let window_;
+    try {
+      window_ = await client.chunk(item.chunk_id, collection, radius);
+    } catch (_) {
+      return; // the snippet stays; the whole passage is a bonus
+    }
+    const parts = window_.chunks.map((c) =>
+      el(
+        "p",
+        { className: c.chunk_id === item.chunk_id ? "passage-chunk is-cited" : "passage-chunk is-neighbour" },
+        softWrap(c.text),
+      ),
+    );
+    const cited = window_.chunks.find((c) => c.chunk_id === item.chunk_id);
+    const more = el(
+      "button",
+      { className: "btn passage-more", attrs: { type: "button" } },
+      radius === 0 ? "Show the text around it" : "Show more around it",
+    );
+    more.addEventListener("click", () => loadPassageWindow(view, client, item, collection, radius + 1));
+    const indexes = window_.chunks.map((c) => c.index);
+    const total = window_.document.chunks;
+    const hasMore = radius < 5 && (Math.min(...indexes) > 0 || Math.max(...indexes) < total - 1);
+    box.replaceChildren(
+      el("p", { className: "passage-window-title" }, radius === 0 ? "The whole passage" : "The passage and its neighbours"),
+      ...parts,
+      ...(hasMore ? [more] : []),
+    );
+    const snippet = view.querySelector(".passage-snippet");
+    if (snippet && cited) snippet.hidden = true;
   }
 
   /** Answer text with each valid `[n]` turned into a chip button. */
@@ -197,6 +304,7 @@ const RagCore = (() => {
       this.log = log;
       this.options = options;
       this.history = [];
+      this.turns = []; // {question, done} of each finished answer, for saving and regenerating
       this.controller = null;
       this.follow = true; // keep the newest text in view until the reader scrolls up
       const box = options.scroller || log;
@@ -216,6 +324,7 @@ const RagCore = (() => {
     reset() {
       this.stop();
       this.history = [];
+      this.turns = [];
       for (const node of [...this.log.querySelectorAll(".msg, .log-note")]) node.remove();
     }
 
@@ -235,12 +344,7 @@ const RagCore = (() => {
     }
 
     chip(item, kind, inline) {
-      let label = `[${item.n}] ${sourceLabel(item)}`;
-      if (kind === "candidate") {
-        // Several candidates often share a document: the section tells them apart.
-        const section = String(item.heading || "").split(" > ").pop();
-        label = item.page === null && section ? `${sourceLabel(item)} · ${section}` : sourceLabel(item);
-      }
+      const label = kind === "candidate" ? sourceLabel(item) : `[${item.n}] ${sourceLabel(item)}`;
       const button = el(
         "button",
         {
@@ -262,7 +366,7 @@ const RagCore = (() => {
       const collection = this.options.getCollection();
       const user = el("article", { className: "msg msg-user" }, el("p", { className: "msg-text" }, question));
       const status = el("p", { className: "msg-status" }, el("span", { className: "dots" }), "Searching the knowledge base");
-      const text = el("p", { className: "msg-text answer-text" });
+      const text = el("div", { className: "msg-text answer-text" });
       const bot = el(
         "article",
         { className: "msg msg-bot", attrs: { "data-state": "waiting", "aria-busy": "true" } },
@@ -304,6 +408,8 @@ const RagCore = (() => {
         status.remove();
         this.finish(bot, text, done);
         this.history.push({ role: "user", content: question }, { role: "assistant", content: done.answer });
+        this.turns.push({ question, done });
+        if (this.options.onChange) this.options.onChange(this.turns);
       } catch (err) {
         status.remove();
         this.fail(bot, err, controller.signal.aborted);
@@ -320,7 +426,14 @@ const RagCore = (() => {
       const citations = Array.isArray(done.citations) ? done.citations : [];
       if (done.answerable) {
         const byNumber = new Map(citations.map((c) => [c.n, c]));
-        text.replaceChildren(...answerNodes(softWrap(done.answer || ""), byNumber, (c) => this.chip(c, "citation", true)));
+        const makeChip = (c) => this.chip(c, "citation", true);
+        const rendered = renderMarkdown(done.answer || "");
+        if (rendered) {
+          text.classList.add("markdown");
+          text.replaceChildren(chipCitations(rendered, byNumber, makeChip));
+        } else {
+          text.replaceChildren(...answerNodes(softWrap(done.answer || ""), byNumber, makeChip));
+        }
         if (citations.length) {
           bot.append(
             el(
@@ -350,10 +463,65 @@ const RagCore = (() => {
         }
       }
       const total = done.timings && done.timings.total;
+      const meta = el("div", { className: "msg-meta" });
       if (typeof total === "number") {
         const took = total < 1000 ? `${Math.round(total)} ms` : `${(total / 1000).toFixed(1)} s`;
-        bot.append(el("p", { className: "msg-meta", attrs: { title: "Time to answer" } }, took));
+        meta.append(el("span", { attrs: { title: "Time to answer" } }, took));
       }
+      if (this.options.actions) meta.append(...this.actions(bot, done));
+      if (meta.childNodes.length) bot.append(meta);
+    }
+
+    /** Copy and regenerate buttons of a finished answer. */
+    actions(bot, done) {
+      const copy = el("button", { className: "msg-action", attrs: { type: "button", "data-action": "copy" } }, "Copy");
+      copy.addEventListener("click", async () => {
+        try {
+          await navigator.clipboard.writeText(done.answer || "");
+          copy.textContent = "Copied";
+        } catch (_) {
+          copy.textContent = "Copy failed";
+        }
+      });
+      const again = el(
+        "button",
+        { className: "msg-action", attrs: { type: "button", "data-action": "regenerate" } },
+        "Regenerate",
+      );
+      again.addEventListener("click", () => this.regenerate(bot));
+      return [copy, again];
+    }
+
+    /** Ask the turn of this answer again, dropping it and every later turn. */
+    regenerate(bot) {
+      if (this.busy) return;
+      const bots = [...this.log.querySelectorAll(".msg-bot")];
+      const at = bots.indexOf(bot);
+      if (at < 0 || at >= this.turns.length) return;
+      const question = this.turns[at].question;
+      const first = bot.previousElementSibling || bot;
+      const later = [...this.log.querySelectorAll(".msg, .log-note")].filter(
+        (node) => node === first || first.compareDocumentPosition(node) & Node.DOCUMENT_POSITION_FOLLOWING,
+      );
+      for (const node of later) node.remove();
+      this.turns = this.turns.slice(0, at);
+      this.history = this.history.slice(0, at * 2);
+      if (this.options.onChange) this.options.onChange(this.turns);
+      this.ask(question);
+    }
+
+    /** Show saved turns ({question, done}) as finished messages and resume from them. */
+    restore(turns) {
+      this.reset();
+      for (const turn of turns) {
+        const text = el("div", { className: "msg-text answer-text" });
+        const bot = el("article", { className: "msg msg-bot" }, text);
+        this.log.append(el("article", { className: "msg msg-user" }, el("p", { className: "msg-text" }, turn.question)), bot);
+        this.finish(bot, text, turn.done);
+        this.turns.push(turn);
+        this.history.push({ role: "user", content: turn.question }, { role: "assistant", content: turn.done.answer || "" });
+      }
+      this.scroll(true);
     }
 
     fail(bot, err, aborted) {
@@ -379,5 +547,15 @@ const RagCore = (() => {
     }
   }
 
-  return { ApiError, Conversation, createClient, el, passageView, readEvents, sourceLabel };
+  return {
+    ApiError,
+    Conversation,
+    createClient,
+    el,
+    loadPassageWindow,
+    passageView,
+    readEvents,
+    renderMarkdown,
+    sourceLabel,
+  };
 })();

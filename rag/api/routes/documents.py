@@ -1,16 +1,32 @@
-"""Documents: upload (through the same pipeline as the CLI), list, show, delete."""
+"""Documents: upload (through the same pipeline as the CLI), list, show, delete; read chunks.
+
+POST /documents/local is the `rag ingest` of a CLI beside the server: it ingests paths on the
+server's own disk, so it answers only loopback requests carrying the token `rag serve` wrote in
+its lock file (readable by the server's user only): a remote client can never name a file.
+"""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import os
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import KB, State
-from rag.api.schemas import Deleted, DocumentList, DocumentOut, IngestSummary
-from rag.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable
+from rag.api.schemas import (
+    ChunkWindow,
+    Deleted,
+    DocumentList,
+    DocumentOut,
+    IngestSummary,
+    LocalIngest,
+)
+from rag.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from rag.filetypes import listing
+from rag.lock import local_token
 
 router = APIRouter(tags=["documents"])
 CollectionParam = Annotated[str | None, Query(description="knowledge base (default: configured)")]
@@ -77,3 +93,63 @@ def delete_document(doc_id: str, state: State, collection: CollectionParam = Non
     with state.write_lock:
         record = kb.delete_document(name, doc_id)
     return Deleted(deleted=DocumentOut.of(record), collection=name)
+
+
+@router.post("/documents/local", include_in_schema=False)
+async def ingest_local(
+    payload: LocalIngest,
+    request: Request,
+    state: State,
+    token: Annotated[str, Header(alias="X-Rag-Local-Token")] = "",
+    collection: CollectionParam = None,
+) -> IngestSummary:
+    """`rag ingest PATH` from a CLI on this machine while this server owns the store."""
+    from ingest.run import ingest_paths
+
+    _check_local(request, token, state.settings.store_path)
+    relative = [p for p in payload.paths if not os.path.isabs(p)]
+    if relative:
+        raise BadRequest(f"paths must be absolute: {relative[0]!r}")
+    kb = state.kb
+    name = kb.collection(collection)
+
+    def run() -> IngestSummary:
+        with state.write_lock:
+            report = ingest_paths(kb, name, payload.paths, payload.prune)
+        return IngestSummary.model_validate(report.to_dict())
+
+    return await run_in_threadpool(run)
+
+
+def _check_local(request: Request, token: str, store_path: os.PathLike[str]) -> None:
+    """Only this machine's user who can read the lock file may name server-side paths."""
+    from pathlib import Path
+
+    expected = local_token(Path(store_path))
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not (expected and loopback and hmac.compare_digest(token.encode(), expected.encode())):
+        raise Unauthorized("local ingest needs a loopback request with the store owner's token")
+
+
+@router.get("/chunks/{chunk_id}")
+def chunk_window(
+    chunk_id: str,
+    kb: KB,
+    radius: Annotated[int, Query(ge=0, le=5, description="neighbours on each side")] = 1,
+    collection: CollectionParam = None,
+) -> ChunkWindow:
+    """A chunk whole, with its neighbours in its document (the chat page's passage view)."""
+    name = kb.collection(collection)
+    row = kb.chunks(name, [chunk_id]).get(chunk_id)
+    record = kb.document(name, row["doc_id"]) if row else None
+    if row is None or record is None:
+        raise NotFound(f"no chunk '{chunk_id}' in collection '{name}'")
+    ids = kb.chunk_ids(name, record.doc_id)
+    at = ids.index(chunk_id)
+    window = ids[max(0, at - radius) : at + radius + 1]
+    rows = kb.chunks(name, window)
+    return ChunkWindow.of(record, chunk_id, [rows[cid] for cid in window if cid in rows])

@@ -23,6 +23,12 @@ ASSETS = {
     "chat.css": "text/css; charset=utf-8",
     "core.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    # Vendored from npm with their licences (rag/static/vendor/LICENSE.*): Markdown and its
+    # sanitiser; answers are rendered as Markdown, then cleaned before they reach the page.
+    "vendor/marked.umd.js": "text/javascript; charset=utf-8",
+    "vendor/purify.min.js": "text/javascript; charset=utf-8",
+    "vendor/LICENSE.marked": "text/plain; charset=utf-8",
+    "vendor/LICENSE.dompurify": "text/plain; charset=utf-8",
 }
 # The page loads only its own files and talks only to its own origin.
 PAGE_CSP = "; ".join(
@@ -93,6 +99,12 @@ def chat_page(request: Request) -> Response:
         "text/html; charset=utf-8",
         **{"Content-Security-Policy": PAGE_CSP, "Referrer-Policy": "no-referrer"},
     )
+
+
+@router.get("/static/vendor/{name}")
+def vendor_file(name: str, request: Request) -> Response:
+    """The vendored libraries and their licences (the same fixed list)."""
+    return static_file(f"vendor/{name}", request)
 
 
 @router.get("/static/{name}")

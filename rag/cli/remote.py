@@ -1,0 +1,158 @@
+"""The CLI's backend while `rag serve` owns the embedded store: the server's HTTP API."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+
+from rag.cli.common import Body, check_exists, resolved
+from rag.config import Settings, check_collection
+from rag.errors import (
+    BadRequest,
+    ConfigError,
+    Conflict,
+    NotFound,
+    OllamaError,
+    PayloadTooLarge,
+    RagError,
+    ServiceUnavailable,
+    Unauthorized,
+)
+
+ERRORS: dict[int, type[RagError]] = {
+    400: BadRequest,
+    401: Unauthorized,
+    403: Unauthorized,
+    404: NotFound,
+    409: Conflict,
+    413: PayloadTooLarge,
+    422: BadRequest,
+    502: OllamaError,
+    503: ServiceUnavailable,
+}
+
+
+def client_url(url: str) -> str:
+    """The URL to reach a server from this machine (a wildcard bind is reached on loopback)."""
+    parts = urlsplit(url)
+    host = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(parts.hostname or "")
+    if host is None:
+        return url.rstrip("/")
+    return urlunsplit(parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host))
+
+
+def _error(response: httpx.Response) -> RagError:
+    try:
+        detail = response.json().get("detail") or response.text
+    except ValueError:
+        detail = response.text or response.reason_phrase
+    return ERRORS.get(response.status_code, RagError)(f"the server said: {detail}")
+
+
+class Remote:
+    """The Backend on a running `rag serve` (same answers, through its API)."""
+
+    def __init__(self, settings: Settings, owner: dict[str, Any]) -> None:
+        self.settings = settings
+        self.url = client_url(str(owner["url"]))
+        self.token = str(owner.get("token") or "")
+        headers = {"Authorization": f"Bearer {settings.api_keys[0]}"} if settings.api_keys else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=None)
+
+    def __enter__(self) -> Remote:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.http.close()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Body:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"cannot reach `rag serve` at {self.url}: {exc}") from None
+        if response.status_code >= 400:
+            raise _error(response)
+        data: Body = response.json()
+        return data
+
+    def collection(self, name: str | None, must_exist: bool | None = False) -> str:
+        """A validated collection name, checked against the server's collections."""
+        try:
+            checked = check_collection(name or self.settings.collection)
+        except ConfigError as exc:
+            raise BadRequest(str(exc)) from None
+        if must_exist is None:
+            return checked
+        names = [c["name"] for c in self.collections()["collections"]]
+        return check_exists(checked, names, self.settings.collection, must_exist)
+
+    def collections(self) -> Body:
+        """GET /collections."""
+        return self._call("GET", "/collections")
+
+    def documents(self, collection: str) -> Body:
+        """GET /documents."""
+        return self._call("GET", "/documents", params={"collection": collection})
+
+    def search(self, collection: str, query: str, options: Body) -> Body:
+        """POST /search."""
+        return self._call(
+            "POST", "/search", json={"query": query, "collection": collection, **options}
+        )
+
+    def ask(self, collection: str, question: str, options: Body) -> Iterator[str | Body]:
+        """Streamed POST /ask: token texts, then the answer body."""
+        payload = {"question": question, "collection": collection, "stream": True, **options}
+        try:
+            with self.http.stream("POST", "/ask", json=payload) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise _error(response)
+                for line in response.iter_lines():
+                    if line.strip():
+                        yield from _event(json.loads(line))
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailable(f"cannot reach `rag serve` at {self.url}: {exc}") from None
+
+    def delete(self, collection: str, ref: str) -> Body:
+        """DELETE /documents/{id} of the document with this id or path."""
+        docs = self.documents(collection)["documents"]
+        wanted = {ref, resolved(ref)}
+        match = [d for d in docs if d["id"] == ref or d["source"] in wanted]
+        if not match:
+            raise NotFound(f"no document {ref!r} in collection '{collection}'")
+        path = f"/documents/{quote(match[0]['id'], safe='')}"
+        done = self._call("DELETE", path, params={"collection": collection})
+        return {"collection": done["collection"], "deleted": done["deleted"]}
+
+    def ingest(
+        self, collection: str, paths: list[str], prune: bool, on_progress: Callable | None
+    ) -> Body:
+        """POST /documents/local with absolute paths (the server reads the same files)."""
+        absolute = {os.path.join(os.getcwd(), os.path.expanduser(p)): p for p in paths}
+        summary = self._call(
+            "POST",
+            "/documents/local",
+            params={"collection": collection},
+            json={"paths": list(absolute), "prune": prune},
+            headers={"X-Rag-Local-Token": self.token},
+        )
+        for failure in summary["failed"]:  # name a missing path as the user typed it
+            failure["path"] = absolute.get(failure["path"], failure["path"])
+        return summary
+
+
+def _event(event: Body) -> Iterator[str | Body]:
+    kind = event.pop("type", None)
+    if kind == "token":
+        yield str(event["text"])
+    elif kind == "done":
+        yield event
+    elif kind == "error":
+        status = int(event.get("status") or 500)
+        raise ERRORS.get(status, RagError)(f"the server said: {event.get('detail')}")
