@@ -12,6 +12,7 @@ from rag.citations import location_label
 from rag.cli.backend import open_backend
 from rag.cli.common import EXIT_OK, Body, add_common, print_json, show
 from rag.config import Settings
+from rag.filetypes import KINDS
 from rag.models import DEFAULT_MODE, MODES
 
 
@@ -30,7 +31,7 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
         "--kind",
         action="append",
         default=[],
-        choices=["pdf", "md", "txt", "html"],
+        choices=KINDS,
         help="only this file type (repeatable)",
     )
     parser.add_argument("--after", metavar="DATE", help="only documents ingested after DATE")
