@@ -84,6 +84,8 @@ class KnowledgeBase:
         if self._catalog is not None:
             self._catalog.close()
             self._catalog = None
+        if self._store is not None and self._given_store is None:
+            self._store.close()  # only what we opened: a given store belongs to its giver
         self._store = None
         self.ollama.close()
         if self.lock is not None:

@@ -7,6 +7,7 @@ was built with and refuses others.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import warnings
@@ -84,6 +85,14 @@ class ChromaStore:
             target = settings.chroma_url or settings.store_path
             hint = " (is `chroma run` serving there?)" if settings.chroma_url else ""
             raise StoreUnavailable(f"cannot open Chroma at {target}{hint}: {exc}") from exc
+
+    def close(self) -> None:
+        """Release Chroma's files and connections; an embedded system stops with its last user."""
+        client, self._client = self._client, None
+        self._handles.clear()
+        if client is not None:
+            with contextlib.suppress(Exception):  # closing must not mask why we are closing
+                client.close()
 
     @_translated
     def names(self) -> list[str]:

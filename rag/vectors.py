@@ -58,3 +58,7 @@ class VectorStore(Protocol):
     def drop(self, kb: str) -> None:
         """Delete a whole collection (nothing if it does not exist)."""
         ...
+
+    def close(self) -> None:
+        """Release the store's files and connections (idempotent)."""
+        ...
