@@ -250,15 +250,17 @@ def _grounded(
     began = time.perf_counter()
     query, found = _retrieve(kb, request, query)
     timings["retrieve"] = _ms(began)
-    if found.reason is not None or not found.hits:
-        # Nothing to ground an answer on: the chat model is not asked at all.
+    if (found.reason is not None or not found.hits) and not request.tools:
+        # Nothing to ground an answer on: the chat model is not asked at all (unless it has
+        # tools, which may answer what the documents do not).
         refusal, reason = refusal_sentence(vietnamese), found.reason or "nothing_relevant"
         return Done(Answer(refusal, False, reason, candidates=found.candidates, query=query))
+    hits = found.hits if found.reason is None else []
     num, room = opts["num_ctx"], opts["num_predict"]
     prompt = build_prompt(
-        question, found.hits, history, vietnamese, num, room, request.system, request.after
+        question, hits, history, vietnamese, num, room, request.system, request.after
     )
-    yield Retrieved(found.hits, prompt.sources, query)
+    yield Retrieved(hits, prompt.sources, query)
     # Structured output is JSON: a `[1]` inside it is data, not a citation to filter.
     shown = None if request.format else CitationFilter(len(prompt.sources))
     out = yield from _generate(kb, prompt.messages, shown, request, opts, timings, started)

@@ -203,7 +203,7 @@ def build_prompt(
     kept = _fit_history(history, budget // HISTORY_SHARE)
     budget -= sum(message_tokens(m["content"]) for m in kept)
     blocks = _fit_sources(hits, budget)
-    if not blocks:
+    if hits and not blocks:
         raise BadRequest(f"no source fits the chat context (num_ctx={num_ctx})")
     user = "\n\n".join([SOURCES_HEADING, *blocks, tail])
     messages = [{"role": "system", "content": system}, *kept, {"role": "user", "content": user}]

@@ -25,6 +25,8 @@ _GREETING = (
     r"bonjour|salut|merci|hallo|danke|hola|gracias"
 )
 _SMALL_TALK_RE = re.compile(rf"^(?:(?:{_GREETING})[\s,!.?]*)+(?:there|all|everyone|bot)?[\s!.?]*$")
+GREETING_MAX_WORDS = 4
+_GREETING_LEAD_RE = re.compile(r"^(?:hi|hello|hey|xin chào|chào)\b")
 # The task prompts of Open WebUI, LibreChat, LobeChat and similar front ends.
 _TASK_RE = re.compile(
     r"^\s*###\s*task:|"
@@ -45,6 +47,7 @@ THANKS_REPLIES = {
     False: "You're welcome! Ask me anything else about the documents.",
     True: "Không có gì! Bạn cứ hỏi thêm về tài liệu nhé.",
 }
+_VI_WORDS_RE = re.compile(r"\b(?:chào|cảm ơn|cám ơn|bạn|tạm biệt|alo)\b")
 _THANKS_RE = re.compile(r"\b(?:thank|thanks|thx|ty|cheers|merci|danke|gracias|cảm ơn|cám ơn)\b")
 
 
@@ -57,12 +60,17 @@ def classify(question: str) -> Kind:
     if _TASK_RE.search(question):
         return "task"
     plain = _plain(question)
-    if len(plain.split()) <= SMALL_TALK_MAX_WORDS and _SMALL_TALK_RE.match(plain):
+    words = len(plain.split())
+    if words <= SMALL_TALK_MAX_WORDS and _SMALL_TALK_RE.match(plain):
         return "small_talk"
+    if words <= GREETING_MAX_WORDS and "?" not in plain and _GREETING_LEAD_RE.match(plain):
+        return "small_talk"  # "Hello from Node.js!"
     return "question"
 
 
 def small_talk_reply(question: str, vietnamese: bool) -> str:
     """A short friendly reply that says what the service is for."""
-    table = THANKS_REPLIES if _THANKS_RE.search(_plain(question)) else REPLIES
-    return table[vietnamese]
+    plain = _plain(question)
+    table = THANKS_REPLIES if _THANKS_RE.search(plain) else REPLIES
+    # "Xin chào" has no letter only Vietnamese uses: its words say the language.
+    return table[vietnamese or bool(_VI_WORDS_RE.search(plain))]

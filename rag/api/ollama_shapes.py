@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
@@ -13,6 +14,12 @@ from rag.api.wire import batches
 from rag.events import Done
 
 # (text, Done or None) -> one response object; Done marks the final one.
+# Lines leave at least this far apart (pieces produced meanwhile are merged into the next one):
+# far below a person's reading speed, far above the time a browser takes to read a chunk.
+LINE_GAP_S = 0.05
+# The headers leave first; the first line waits until a reader has had time to start reading
+# (a fetch() resolves on the headers, then the page asks for the body).
+FIRST_LINE_DELAY_S = 0.05
 Render = Callable[[str, Done | None], dict[str, Any]]
 
 
@@ -50,8 +57,9 @@ def ndjson(render: Render, reply: Iterator[str | Done]) -> StreamingResponse:
 
 
 async def _lines(render: Render, reply: Iterator[str | Done]) -> AsyncIterator[bytes]:
+    await asyncio.sleep(FIRST_LINE_DELAY_S)
     try:
-        async for ready in batches(reply):
+        async for ready in batches(reply, LINE_GAP_S):
             text = "".join(item for item in ready if isinstance(item, str))
             done = next((item for item in ready if isinstance(item, Done)), None)
             if text or done is not None:

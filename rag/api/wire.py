@@ -40,12 +40,13 @@ async def json_body(request: Request, schema: type[Body]) -> Body:
         raise BadRequest(validation_message(exc.errors())) from None
 
 
-async def batches(items: Iterator[Item]) -> AsyncIterator[list[Item]]:
+async def batches(items: Iterator[Item], gap: float = 0.0) -> AsyncIterator[list[Item]]:
     """The items of a blocking iterator, grouped by what was ready together.
 
     Streaming routes write one line per batch: a burst (the sources footer and the final
-    object, or a refusal) becomes one object in one write, so a client that parses each read
-    as one JSON object (the guide's browser snippet) never gets two at once.
+    object, or a refusal) becomes one object in one write. With a `gap`, batches are at least
+    that many seconds apart and what arrives meanwhile joins the next one, so a client that
+    parses each read() as one JSON object (the guide's browser snippet) never gets two at once.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
@@ -81,6 +82,8 @@ async def batches(items: Iterator[Item]) -> AsyncIterator[list[Item]]:
             ready = [value for kind, value in batch if kind == "item"]
             if ready:
                 yield ready
+                if gap:
+                    await asyncio.sleep(gap)  # later items queue up and leave as one batch
             for kind, value in batch:
                 if kind == "error":
                     raise value
