@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the guide's code is kept verbatim, long lines included
 """The examples of the Ollama guide our users follow (../shared/reference/, in Vietnamese), run
 verbatim against the service: curl, Python requests, Node fetch, and the guide's browser
 streaming snippet and chat widget in Chromium. Only the host (and the model name, `rag`) differ
