@@ -288,7 +288,7 @@ def snippet_output(browser: Any, site: StaticSite, service: str, question: str) 
 
 
 def test_guide_streaming_snippet_in_chromium(browser, site, service, ollama):
-    ollama.configure(token_delay_s=0.03)  # tokens that arrive apart are separate reads
+    ollama.configure(token_delay_s=0.05)  # tokens that arrive apart are separate reads
     answered = snippet_output(browser, site, service, LEAVE_VI)
     assert "18 ngày" in answered and "Nguồn:\n[1] uploads/quy-dinh-lam-viec.md" in answered
     ollama.configure(token_delay_s=0)  # all at once: still one object per read

@@ -16,10 +16,10 @@ from rag.events import Done
 # (text, Done or None) -> one response object; Done marks the final one.
 # Lines leave at least this far apart (pieces produced meanwhile are merged into the next one):
 # far below a person's reading speed, far above the time a browser takes to read a chunk.
-LINE_GAP_S = 0.05
+LINE_GAP_S = 0.1
 # The headers leave first; the first line waits until a reader has had time to start reading
 # (a fetch() resolves on the headers, then the page asks for the body).
-FIRST_LINE_DELAY_S = 0.05
+FIRST_LINE_DELAY_S = 0.1
 Render = Callable[[str, Done | None], dict[str, Any]]
 
 
