@@ -37,16 +37,19 @@ TITLE_TASK = (
 )
 
 
-@pytest.fixture()
-def url(settings):
+@pytest.fixture(scope="module")
+def url(double, tmp_path_factory):
+    """One service for the module: nothing here depends on the store, and each embedded store
+    a test opens keeps its files open for the rest of the session (chromadb caches clients)."""
+    settings = make_settings(double.url, tmp_path_factory.mktemp("tools") / "data")
     with serving(settings) as base:
         upload(base, "handbook.md", "r2-user-manual.pdf")
         yield base
 
 
 @pytest.fixture()
-def model(settings):
-    return f"rag:{settings.collection}"
+def model():
+    return "rag:default"
 
 
 @pytest.fixture()
