@@ -6,12 +6,12 @@ import logging
 import threading
 import time
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rag.citations import CitationFilter, check_citations, make_citations
 from rag.errors import BadRequest, RagError
-from rag.events import Done, Event, Retrieved, Token
+from rag.events import Done, Event, Retrieved, Token, Usage
 from rag.kb import KnowledgeBase
 from rag.models import Answer
 from rag.prompts import (
@@ -26,6 +26,7 @@ from rag.prompts import (
     rewrite_messages,
 )
 from rag.retrieve import Filters, Retrieval, retrieve
+from rag.smalltalk import classify, small_talk_reply
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,9 @@ def chat_options(
     kb: KnowledgeBase, options: dict[str, Any] | None, num_ctx: int | None
 ) -> dict[str, Any]:
     """Caller's options over our defaults; num_ctx always explicit and within the model."""
-    merged: dict[str, Any] = {"temperature": DEFAULT_TEMPERATURE, **(options or {})}
+    # A null option means "the default" to clients (LlamaIndex sends temperature: null).
+    given = {key: value for key, value in (options or {}).items() if value is not None}
+    merged: dict[str, Any] = {"temperature": DEFAULT_TEMPERATURE, **given}
     requested = num_ctx or merged.pop("num_ctx", None) or kb.settings.chat_num_ctx
     merged.pop("num_ctx", None)
     if not isinstance(requested, int) or requested <= 0:
@@ -107,44 +110,82 @@ class AnswerRequest:
     top_k: int | None = None  # default: the top_k setting
     num_ctx: int | None = None  # default: options' num_ctx, else RAG_CHAT_NUM_CTX
     options: dict | None = None  # Ollama options over our defaults
+    system: str = ""  # the client's own system prompt: style instructions after our rules
+    tools: list | None = None  # Ollama-shaped tools, passed to the chat model
+    format: Any = None  # Ollama's `format`: "json" or a JSON schema (structured output)
+    after: list | None = None  # tool calls and tool results sent after the question
+
+    def extra(self) -> dict[str, Any]:
+        """The top-level /api/chat fields this request adds (tools, format)."""
+        fields = {"tools": self.tools or None, "format": self.format or None}
+        return {key: value for key, value in fields.items() if value is not None}
 
 
 def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
+@dataclass
+class _Output:
+    """What the chat model produced: raw text, pieces, why it stopped, usage, tool calls."""
+
+    raw: str = ""
+    pieces: int = 0
+    finish_reason: str = "stop"
+    usage: Usage | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _finish(out: _Output, chunk: dict[str, Any]) -> None:
+    """Record the final chunk's done_reason and token counts."""
+    out.usage = Usage(int(chunk.get("prompt_eval_count") or 0), int(chunk.get("eval_count") or 0))
+    if chunk.get("done_reason") == "length":
+        out.finish_reason = "length"
+
+
 def _generate(
-    kb: KnowledgeBase, prompt: Prompt, options: dict[str, Any], started: float, timings: dict
-) -> Generator[Token, None, tuple[str, int]]:
-    """Stream the model's text, invalid `[n]` filtered out; returns the raw text and pieces."""
-    parts: list[str] = []
-    shown = CitationFilter(len(prompt.sources))
-    begun = time.perf_counter()
-    chunks = kb.ollama.chat_stream(prompt.messages, options)
+    kb: KnowledgeBase,
+    messages: list[dict[str, Any]],
+    shown: CitationFilter | None,
+    request: AnswerRequest,
+    options: dict[str, Any],
+    timings: dict,
+    started: float,
+) -> Generator[Token, None, _Output]:
+    """Stream the model's text (invalid `[n]` filtered out unless shown is None)."""
+    out, parts = _Output(), []
+    began = time.perf_counter()
+    chunks = kb.ollama.chat_stream(messages, options, request.extra())
     try:
         for chunk in chunks:
-            text = (chunk.get("message") or {}).get("content") or ""
+            message = chunk.get("message") or {}
+            out.tool_calls += message.get("tool_calls") or []
+            if chunk.get("done"):
+                _finish(out, chunk)
+            text = message.get("content") or ""
             if text:
-                if not parts:
-                    timings["first_token"] = _ms(started)
+                timings.setdefault("first_token", _ms(started))
                 parts.append(text)
-                if out := shown.feed(text):
-                    yield Token(out)
+                if out_text := (shown.feed(text) if shown else text):
+                    yield Token(out_text)
     finally:
         # A client that disconnects mid-answer closes us: end the request to Ollama as well.
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-    if tail := shown.flush():
+    if shown and (tail := shown.flush()):
         yield Token(tail)
-    timings["generate"] = _ms(begun)
-    return "".join(parts), len(parts)
+    timings["generate"] = _ms(began)
+    out.raw, out.pieces = "".join(parts), len(parts)
+    if out.tool_calls:
+        out.finish_reason = "tool_calls"
+    return out
 
 
-def _judge(raw: str, prompt: Prompt, found: Retrieval, query: str) -> Answer:
-    checked = check_citations(raw, len(prompt.sources))
+def _judge(out: _Output, prompt: Prompt, found: Retrieval, query: str) -> Answer:
+    checked = check_citations(out.raw, len(prompt.sources))
     text = checked.text.strip()
-    if is_refusal(text):
+    if is_refusal(text) and not out.tool_calls:
         candidates = found.candidates or found.hits
         return Answer(text, False, "model_declined", [], checked.dropped, candidates, query)
     citations = make_citations(checked.text, checked.cited, prompt.sources)
@@ -171,28 +212,60 @@ def answer_stream(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[Event]:
     if not question:
         raise BadRequest("the question is empty")
     opts = chat_options(kb, request.options, request.num_ctx)
+    kind = classify(question) if not request.after else "question"
+    if kind == "small_talk":
+        reply = small_talk_reply(question, is_vietnamese(question))
+        yield Done(Answer(reply, True, query=question, timings={"total": _ms(started)}))
+        return
+    timings: dict[str, float] = {}
+    answer_kind = _task if kind == "task" else _grounded
+    done = yield from answer_kind(kb, request, opts, timings, started)
+    timings["total"] = _ms(started)
+    done.answer.timings = timings
+    yield done
+
+
+def _task(
+    kb: KnowledgeBase, request: AnswerRequest, opts: dict[str, Any], timings: dict, started: float
+) -> Generator[Event, None, Done]:
+    """A front end's task prompt (title, tags, follow-ups): the model answers it ungrounded."""
+    system = [{"role": "system", "content": request.system}] if request.system.strip() else []
+    history = clean_history(request.messages, request.question)
+    messages = [*system, *history, {"role": "user", "content": request.question.strip()}]
+    out = yield from _generate(kb, messages, None, request, opts, timings, started)
+    result = Answer(out.raw.strip(), True, query=request.question.strip())
+    return Done(result, out.pieces, out.finish_reason, out.usage, out.tool_calls)
+
+
+def _grounded(
+    kb: KnowledgeBase, request: AnswerRequest, opts: dict[str, Any], timings: dict, started: float
+) -> Generator[Event, None, Done]:
+    """Rewrite, retrieve, and answer from the sources (or refuse without asking the model)."""
+    question = request.question.strip()
     vietnamese = is_vietnamese(question)
     history = clean_history(request.messages, question)
     began = time.perf_counter()
     query = standalone_query(kb, question, history, opts) if history else question
-    timings = {"rewrite": _ms(began) if history else 0.0}
+    timings["rewrite"] = _ms(began) if history else 0.0
     began = time.perf_counter()
     query, found = _retrieve(kb, request, query)
     timings["retrieve"] = _ms(began)
-    pieces = 0
-    if found.reason is not None or not found.hits:
-        # Nothing to ground an answer on: the chat model is not asked at all.
+    if (found.reason is not None or not found.hits) and not request.tools:
+        # Nothing to ground an answer on: the chat model is not asked at all (unless it has
+        # tools, which may answer what the documents do not).
         refusal, reason = refusal_sentence(vietnamese), found.reason or "nothing_relevant"
-        result = Answer(refusal, False, reason, candidates=found.candidates, query=query)
-    else:
-        num = opts["num_ctx"]
-        prompt = build_prompt(question, found.hits, history, vietnamese, num, opts["num_predict"])
-        yield Retrieved(found.hits, prompt.sources, query)
-        raw, pieces = yield from _generate(kb, prompt, opts, started, timings)
-        result = _judge(raw, prompt, found, query)
-    timings["total"] = _ms(started)
-    result.timings = timings
-    yield Done(result, pieces)
+        return Done(Answer(refusal, False, reason, candidates=found.candidates, query=query))
+    hits = found.hits if found.reason is None else []
+    num, room = opts["num_ctx"], opts["num_predict"]
+    prompt = build_prompt(
+        question, hits, history, vietnamese, num, room, request.system, request.after
+    )
+    yield Retrieved(hits, prompt.sources, query)
+    # Structured output is JSON: a `[1]` inside it is data, not a citation to filter.
+    shown = None if request.format else CitationFilter(len(prompt.sources))
+    out = yield from _generate(kb, prompt.messages, shown, request, opts, timings, started)
+    result = _judge(out, prompt, found, query)
+    return Done(result, out.pieces, out.finish_reason, out.usage, out.tool_calls)
 
 
 def answer(kb: KnowledgeBase, request: AnswerRequest) -> Answer:

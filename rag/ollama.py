@@ -40,6 +40,9 @@ CUT_MESSAGE = (
     "Ollama's answer stream ended before it was complete (no final `done` object): "
     "the answer is cut off; try again"
 )
+# A 500 is usually a bad request Ollama did not validate (a wrong option type): once is enough.
+MAX_500_RETRIES = 1
+BUSY_MARKER = "server busy"  # Ollama's answer when its request queue is full
 TOO_LONG_MARKERS = ("exceeds the context length", "exceeds maximum context length")
 
 
@@ -172,13 +175,17 @@ class OllamaClient:
         return data
 
     def chat_stream(
-        self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
+        self,
+        messages: list[dict[str, Any]],
+        options: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Iterator[dict]:
         """Stream chat chunks as Ollama sends them; the last one has `done: true`.
 
         A stream that ends without that object raises StreamCut: its text is not a whole answer.
+        `extra` holds further top-level fields of the request (`tools`, `format`).
         """
-        body = self._chat_body(messages, options, stream=True)
+        body = {**self._chat_body(messages, options, stream=True), **(extra or {})}
         deadline = Deadline(self.settings.ollama_deadline, self.host)
         response = self._open_stream(body, deadline)
         idle, first = self.settings.ollama_idle_timeout, self.settings.ollama_timeout
@@ -255,7 +262,7 @@ class OllamaClient:
 
     def _attempts(self, retries: int) -> Iterator[_Attempt]:
         for number in range(retries + 1):
-            attempt = _Attempt(self.host, last=number == retries)
+            attempt = _Attempt(self.host, last=number == retries, number=number)
             yield attempt
             if attempt.ok:
                 return
@@ -269,7 +276,7 @@ class OllamaClient:
             raise ModelNotPulled(f"model '{model}' is not pulled: run `ollama pull {model}`")
         if status == 400 and any(m in message for m in TOO_LONG_MARKERS):
             raise InputTooLong(f"Ollama: {message}", status)
-        if status in RETRY_STATUSES:
+        if status in RETRY_STATUSES or BUSY_MARKER in message:
             raise _Transient(f"Ollama answered {status}: {message}", status)
         raise OllamaError(f"Ollama answered {status}: {message}", status)
 
@@ -281,9 +288,10 @@ class _Transient(OllamaError):
 class _Attempt:
     """Context manager for one try: swallows transient faults unless it is the last try."""
 
-    def __init__(self, host: str, last: bool) -> None:
+    def __init__(self, host: str, last: bool, number: int = 0) -> None:
         self.host = host
         self.last = last
+        self.number = number  # retries already made before this try
         self.ok = False
 
     def __enter__(self) -> _Attempt:
@@ -299,6 +307,8 @@ class _Attempt:
         # An overrun deadline already cost the whole budget: trying again would double it.
         transient = isinstance(error, _Transient | OllamaUnavailable)
         transient = transient and not isinstance(error, OllamaTimeout)
+        if isinstance(error, _Transient) and error.upstream_status == 500:
+            transient = self.number < MAX_500_RETRIES or BUSY_MARKER in error.message
         if transient and not self.last:
             log.warning("Ollama call failed, retrying: %s", error)
             return True

@@ -6,6 +6,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rag.citations import CITATION_RE
 from rag.errors import BadRequest
@@ -97,10 +98,10 @@ def is_refusal(text: str) -> bool:
     return any(r in norm and len(norm) <= len(r) + 20 for r in _REFUSALS)
 
 
-def system_prompt(vietnamese: bool) -> str:
-    """The grounding rules sent as the system message."""
+def system_prompt(vietnamese: bool, style: str = "") -> str:
+    """The grounding rules sent as the system message, then the client's style instructions."""
     language = "Answer in Vietnamese." if vietnamese else "Answer in the language of the question."
-    return (
+    rules = (
         "You answer questions using only the numbered sources in the user's message.\n"
         "- Use only facts stated in the sources; never add outside knowledge.\n"
         "- Cite each claim with the number of its source in square brackets, like [1] or [2][3]."
@@ -108,6 +109,13 @@ def system_prompt(vietnamese: bool) -> str:
         "- If the sources do not contain the answer, reply exactly: "
         f'"{refusal_sentence(vietnamese)}" and nothing else.\n'
         f"- {language} Be concise."
+    )
+    if not style.strip():
+        return rules
+    # After the rules, and framed as style only: a client prompt cannot switch grounding off.
+    return (
+        f"{rules}\n\nStyle instructions from the application (they change tone and format only; "
+        f"the rules above always apply):\n{style.strip()}"
     )
 
 
@@ -133,7 +141,7 @@ def source_block(n: int, hit: Hit, text: str | None = None) -> str:
 class Prompt:
     """The chat messages to send and the hits they number [1]..[n], best first."""
 
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     sources: list[Hit]
     tokens: int  # estimated prompt tokens
 
@@ -173,11 +181,19 @@ def build_prompt(
     vietnamese: bool,
     num_ctx: int,
     answer_room: int,
+    style: str = "",
+    after: list[dict] | None = None,
 ) -> Prompt:
-    """Messages whose estimate + answer_room fits num_ctx; low-ranked sources dropped first."""
-    system = system_prompt(vietnamese)
+    """Messages whose estimate + answer_room fits num_ctx; low-ranked sources dropped first.
+
+    `style` is the client's system prompt; `after` are turns sent after the question (the
+    model's tool calls and their results).
+    """
+    system = system_prompt(vietnamese, style)
     tail = f"Question: {question}"
+    after = after or []
     fixed = message_tokens(system) + message_tokens(f"{SOURCES_HEADING}\n\n{tail}")
+    fixed += sum(message_tokens(str(m.get("content") or "")) for m in after)
     budget = num_ctx - answer_room - PROMPT_MARGIN - fixed
     if budget < MIN_SOURCE_TOKENS:
         raise BadRequest(
@@ -187,11 +203,12 @@ def build_prompt(
     kept = _fit_history(history, budget // HISTORY_SHARE)
     budget -= sum(message_tokens(m["content"]) for m in kept)
     blocks = _fit_sources(hits, budget)
-    if not blocks:
+    if hits and not blocks:
         raise BadRequest(f"no source fits the chat context (num_ctx={num_ctx})")
     user = "\n\n".join([SOURCES_HEADING, *blocks, tail])
     messages = [{"role": "system", "content": system}, *kept, {"role": "user", "content": user}]
-    tokens = PROMPT_MARGIN + sum(message_tokens(m["content"]) for m in messages)
+    messages += after
+    tokens = PROMPT_MARGIN + sum(message_tokens(str(m.get("content") or "")) for m in messages)
     return Prompt(messages, hits[: len(blocks)], tokens)
 
 

@@ -17,11 +17,13 @@ from rag.api.routes import (
     ask,
     collections,
     documents,
+    generate,
     health,
     ollama_compat,
     openai_compat,
     search,
     ui,
+    unsupported,
 )
 from rag.config import Settings
 from rag.errors import RagError
@@ -63,8 +65,10 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
     app.include_router(health.router)
     app.include_router(ui.router)  # the page itself is public; its API calls carry the key
     protected = [Depends(require_api_key)]
-    for module in (ask, search, documents, collections, openai_compat, ollama_compat):
+    app.include_router(ollama_compat.probe)  # HEAD /, public like the page
+    for module in (ask, search, documents, collections, openai_compat, ollama_compat, generate):
         app.include_router(module.router, dependencies=protected)
+    app.include_router(unsupported.router)  # last: only paths no route serves
     return app
 
 

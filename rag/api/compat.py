@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.answer import AnswerRequest, answer_stream
 from rag.api.schemas import CitationOut, body
+from rag.api.wire import message_text, ollama_message, validation_message
 from rag.citations import FOOTER, location_label
 from rag.errors import BadRequest, NotFound, RagError
 from rag.events import Done, Token
@@ -66,13 +67,6 @@ def error_route(render: Callable[[int, str], Response]) -> type[APIRoute]:
             return route
 
     return ErrorRoute
-
-
-def validation_message(errors: Any) -> str:
-    """The first pydantic error as `field: message`."""
-    first = next(iter(errors), {"loc": (), "msg": "invalid request"})
-    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
-    return f"{where}: {first.get('msg', 'invalid value')}"
 
 
 # -- models ----------------------------------------------------------------------------------
@@ -145,18 +139,6 @@ def describe(kb: KnowledgeBase, collection: str) -> CollectionInfo:
 # -- conversations ---------------------------------------------------------------------------
 
 
-def message_text(content: Any) -> str:
-    """A message's text: a string, or the text parts of a content-part list (images dropped)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        return "\n".join(p for p in parts if isinstance(p, str))
-    raise BadRequest("message content must be a string or a list of content parts")
-
-
 def split_conversation(turns: list[tuple[str, str]]) -> tuple[str, list[dict[str, str]]]:
     """(question, history) from (role, text) turns: the last user turn is the question."""
     users = [i for i, (role, text) in enumerate(turns) if role == "user" and text.strip()]
@@ -172,6 +154,45 @@ def split_conversation(turns: list[tuple[str, str]]) -> tuple[str, list[dict[str
     return turns[last][1], history
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """A client's messages as we answer them."""
+
+    question: str  # the last user message
+    history: list[dict[str, str]]  # the turns before it
+    system: str  # the client's system prompts: style instructions after our rules
+    after: list[dict[str, Any]]  # tool calls and tool results after the question, Ollama-shaped
+
+
+def conversation(messages: list[dict[str, Any]]) -> Conversation:
+    """Question, history, system prompt and trailing tool turns of a chat request."""
+    turns = [(str(m.get("role") or "").lower(), message_text(m)) for m in messages]
+    question, history = split_conversation(turns)
+    system = "\n\n".join(t.strip() for r, t in turns if r in ("system", "developer") and t.strip())
+    last = max(i for i, (role, text) in enumerate(turns) if role == "user" and text.strip())
+    after = [
+        ollama_message(m)
+        for m in messages[last + 1 :]
+        if str(m.get("role")).lower() == "tool" or m.get("tool_calls")
+    ]
+    return Conversation(question, history, system, after)
+
+
+def answer_request(
+    collection: str, chat: Conversation, options: dict[str, Any] | None, **extra: Any
+) -> AnswerRequest:
+    """The AnswerRequest of a compatible chat (tools and format in extra)."""
+    return AnswerRequest(
+        collection,
+        chat.question,
+        chat.history,
+        options=options,
+        system=chat.system,
+        after=chat.after or None,
+        **extra,
+    )
+
+
 def _without_own_additions(text: str) -> str:
     """An earlier reply of ours without the Sources footer or the hint after a refusal."""
     text = _FOOTER_RE.sub("", text)
@@ -184,27 +205,23 @@ def _without_own_additions(text: str) -> str:
 # -- replies ---------------------------------------------------------------------------------
 
 
-def grounded_reply(
-    kb: KnowledgeBase,
-    collection: str,
-    question: str,
-    history: list[dict[str, str]],
-    options: dict[str, Any] | None,
-) -> Iterator[str | Done]:
-    """The answer's text as it streams (invalid `[n]` already removed), a Sources footer, Done."""
-    vietnamese = is_vietnamese(question)
-    request = AnswerRequest(collection, question, history, options=options)
+def grounded_reply(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[str | Done]:
+    """The answer's text as it streams (invalid `[n]` already removed), a Sources footer, Done.
+
+    Structured output (`format`) gets no footer: it would break the JSON.
+    """
+    vietnamese = is_vietnamese(request.question)
     sent = False
     for event in answer_stream(kb, request):
         if isinstance(event, Token):
             sent = True
             yield event.text
         elif isinstance(event, Done):
-            if not sent:
+            if not sent and event.answer.answer:
                 # Refused before the model was asked: no tokens came, the message is the answer.
-                yield refusal_text(event.answer, collection, vietnamese)
+                yield refusal_text(event.answer, request.collection, vietnamese)
             footer = sources_footer(event.answer.citations, vietnamese)
-            if footer:
+            if footer and not request.format:
                 yield footer
             yield event
 

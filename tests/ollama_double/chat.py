@@ -177,6 +177,9 @@ def plan_reply(
     msgs, tokens, truncated = fit_prompt(messages, num_ctx)
     if chat_reply is not None:
         return ChatPlan(chat_reply, tokens, truncated)
+    if msgs and _role(msgs[-1]) == "tool":
+        # After a tool call the model words its answer from the tool's result.
+        return ChatPlan(_content(msgs[-1]).strip(), tokens, truncated)
     answer = extractive_answer(question_of(msgs), find_sources(msgs))
     if answer is None:
         answer = refusal_of(msgs)

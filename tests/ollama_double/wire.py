@@ -180,6 +180,8 @@ def check_options(options: Any) -> dict[str, Any]:
     """Validate runner options like Ollama's FromMap (wrong types are a 500)."""
     if not isinstance(options, dict):
         return {}
+    # Ollama skips null options (they keep the model's default) before checking types.
+    options = {key: value for key, value in options.items() if value is not None}
     for key, value in options.items():
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         if key in INT_OPTIONS and not numeric:

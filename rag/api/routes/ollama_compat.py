@@ -1,4 +1,4 @@
-"""Ollama-compatible endpoints: GET /api/tags, GET /api/version, POST /api/show, POST /api/chat.
+"""Ollama-compatible endpoints: /api/tags, /api/version, /api/ps, /api/show, /api/chat, HEAD /.
 
 Each collection is a model, `rag:<collection>` (`rag` and `rag:latest` mean the default one).
 A chat grounds its last user message through the same code as POST /ask and answers in Ollama's
@@ -10,56 +10,48 @@ Bodies are parsed here rather than by FastAPI because Ollama accepts JSON under 
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
 from itertools import chain
 from typing import Any, TypeVar
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from rag.answer import DEFAULT_TEMPERATURE
 from rag.api.compat import (
     MODEL_FAMILY,
     CollectionInfo,
-    citations_body,
+    answer_request,
     collect,
+    conversation,
     describe,
-    error_route,
-    failure,
     go_time,
     grounded_reply,
     known_collections,
     model_name,
     require_collection,
-    split_conversation,
-    validation_message,
 )
 from rag.api.deps import KB
+from rag.api.ollama_shapes import OllamaRoute, final_fields, ndjson
+from rag.api.wire import json_body
 from rag.errors import BadRequest
 from rag.events import Done
 from rag.kb import KnowledgeBase
 
-CAPABILITIES = ["completion"]
+CAPABILITIES = ["completion", "tools"]
+NEVER = "2318-11-26T00:00:00Z"  # what Ollama shows for a model kept loaded forever
 _ZERO_DURATION_RE = re.compile(r"^[+-]?0+(?:\.0*)?(?:ns|us|µs|ms|s|m|h)?$")
 
 Body = TypeVar("Body", bound=BaseModel)
 
 
-def ollama_error(status: int, message: str) -> JSONResponse:
-    """Ollama's error body: a single string field."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-router = APIRouter(tags=["ollama"], route_class=error_route(ollama_error))
+router = APIRouter(tags=["ollama"], route_class=OllamaRoute)
 
 
 class ChatMessage(BaseModel):
-    """One message; images, tool calls and thinking are accepted and ignored."""
+    """One message; tool calls and tool results are kept, images and thinking are ignored."""
 
     model_config = ConfigDict(extra="allow")
     role: str = ""
@@ -67,7 +59,7 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    """POST /api/chat; format, tools and think are accepted and ignored."""
+    """POST /api/chat; `think` is accepted and ignored."""
 
     model_config = ConfigDict(extra="allow")
     model: str = ""
@@ -75,6 +67,8 @@ class ChatRequest(BaseModel):
     stream: bool | None = None
     options: dict[str, Any] | None = None
     keep_alive: float | str | None = None
+    tools: list[dict[str, Any]] | None = None
+    format: str | dict[str, Any] | None = None
 
 
 class ShowRequest(BaseModel):
@@ -83,20 +77,6 @@ class ShowRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = ""
     name: str = ""
-
-
-async def _parse(request: Request, schema: type[Body]) -> Body:
-    raw = await request.body()
-    if not raw.strip():
-        raise BadRequest("missing request body")
-    try:
-        data = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"invalid JSON: {exc}") from None
-    try:
-        return schema.model_validate(data)
-    except ValidationError as exc:
-        raise BadRequest(validation_message(exc.errors())) from None
 
 
 @router.get("/api/version")
@@ -142,10 +122,37 @@ def _stamp(info: CollectionInfo) -> str:
     return go_time(int(info.modified.timestamp()) * 1_000_000_000)
 
 
+@router.get("/api/ps")
+def ps(kb: KB) -> dict[str, Any]:
+    """The collection models, always ready (the chat model behind them is kept loaded)."""
+    infos = [describe(kb, c) for c in known_collections(kb)]
+    models = [
+        {**_tag(kb, info), "expires_at": NEVER, "size_vram": 0, "context_length": _ctx(kb)}
+        for info in infos
+    ]
+    for model in models:
+        del model["modified_at"], model["capabilities"]
+    return {"models": models}
+
+
+def _ctx(kb: KnowledgeBase) -> int:
+    return kb.settings.chat_num_ctx
+
+
+# Public like Ollama's own `HEAD /` probe (clients call it to see that the server is up).
+probe = APIRouter(tags=["ollama"])
+
+
+@probe.head("/", include_in_schema=False)
+def head_root() -> Response:
+    """200 with no body, as Ollama answers `HEAD /`."""
+    return Response(status_code=200, media_type="text/plain; charset=utf-8")
+
+
 @router.post("/api/show")
 async def show(request: Request, kb: KB) -> dict[str, Any]:
     """What a collection model is: its chat model, size and capabilities."""
-    body = await _parse(request, ShowRequest)
+    body = await json_body(request, ShowRequest)
     model = body.model or body.name
     if not model:
         raise BadRequest("model is required")
@@ -178,67 +185,48 @@ async def show(request: Request, kb: KB) -> dict[str, Any]:
 @router.post("/api/chat", response_model=None)
 async def chat(request: Request, kb: KB) -> dict[str, Any] | StreamingResponse:
     """A grounded answer to the last user message: NDJSON chunks, or one object."""
-    body = await _parse(request, ChatRequest)
+    body = await json_body(request, ChatRequest)
     if not body.model:
         raise BadRequest("model is required")
     collection = await run_in_threadpool(require_collection, kb, body.model)
     if not body.messages:
         return await run_in_threadpool(_load, kb, body)
-    question, history = split_conversation(
-        [(m.role.lower(), m.content or "") for m in body.messages]
-    )
-    reply = grounded_reply(kb, collection, question, history, body.options)
+    chat = conversation([m.model_dump() for m in body.messages])
+    extra = {"tools": body.tools or None, "format": body.format or None}
+    reply = grounded_reply(kb, answer_request(collection, chat, body.options, **extra))
+
+    def render(text: str, done: Done | None) -> dict[str, Any]:
+        if done is None:
+            return {**_message(body.model, text), "done": False}
+        message = _message(body.model, text, done.tool_calls)
+        return {**message, "done": True, **final_fields(done)}
+
     if body.stream is False:
         text, done = await run_in_threadpool(collect, reply)
-        return {**_message(body.model, text), "done": True, **_final(done)}
+        return render(text, done)
     # Pull the first piece here so that errors before any output get a proper HTTP status.
     first = await run_in_threadpool(next, reply)
-    lines = _lines(body.model, chain([first], reply))
-    return StreamingResponse(lines, media_type="application/x-ndjson")
+    return ndjson(render, chain([first], reply))
 
 
 def _load(kb: KnowledgeBase, body: ChatRequest) -> dict[str, Any]:
     """Empty messages: load the chat model (Ollama's preload), or pretend to unload it."""
-    unload = _is_zero(body.keep_alive)
+    unload = is_zero(body.keep_alive)
     if not unload:
         kb.ollama.preload(kb.settings.chat_model, "chat")
     # Other clients share the chat model: an unload request must not take it from them.
     return {**_message(body.model, ""), "done": True, "done_reason": "unload" if unload else "load"}
 
 
-def _is_zero(keep_alive: float | str | None) -> bool:
+def is_zero(keep_alive: float | str | None) -> bool:
+    """True for keep_alive 0 (or "0s", "0m" …): the client asks to unload."""
     if isinstance(keep_alive, str):
         return bool(_ZERO_DURATION_RE.match(keep_alive.strip()))
     return keep_alive is not None and keep_alive == 0
 
 
-def _message(model: str, text: str) -> dict[str, Any]:
-    return {
-        "model": model,
-        "created_at": go_time(),
-        "message": {"role": "assistant", "content": text},
-    }
-
-
-def _final(done: Done) -> dict[str, Any]:
-    """done_reason, the metrics we know (ns, zeros left out) and the checked citations."""
-    timings = done.answer.timings
-    metrics = {
-        "total_duration": int(timings.get("total", 0) * 1_000_000),
-        "eval_count": done.tokens,
-        "eval_duration": int(timings.get("generate", 0) * 1_000_000),
-    }
-    present = {key: value for key, value in metrics.items() if value}
-    return {"done_reason": "stop", **present, "citations": citations_body(done)}
-
-
-def _lines(model: str, reply: Iterator[str | Done]) -> Iterator[bytes]:
-    try:
-        for item in reply:
-            if isinstance(item, Done):
-                line = {**_message(model, ""), "done": True, **_final(item)}
-            else:
-                line = {**_message(model, item), "done": False}
-            yield (json.dumps(line, ensure_ascii=False) + "\n").encode()
-    except Exception as exc:  # headers are gone: Ollama ends such a stream with an error line
-        yield (json.dumps({"error": failure(exc)[1]}, ensure_ascii=False) + "\n").encode()
+def _message(model: str, text: str, tool_calls: list[dict[str, Any]] | None = None) -> dict:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    return {"model": model, "created_at": go_time(), "message": message}

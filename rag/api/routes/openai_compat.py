@@ -13,31 +13,32 @@ import json
 import struct
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from itertools import chain
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.compat import (
     CollectionInfo,
+    answer_request,
     citations_body,
     collect,
+    conversation,
     describe,
     error_route,
     failure,
     find_collection,
     grounded_reply,
     known_collections,
-    message_text,
     model_name,
     require_collection,
-    split_conversation,
 )
 from rag.api.deps import KB
+from rag.api.wire import batches, json_body, ollama_format, openai_tool_calls
 from rag.errors import BadRequest, InputTooLong, NotFound
 from rag.events import Done
 from rag.kb import KnowledgeBase
@@ -66,7 +67,8 @@ router = APIRouter(tags=["openai"], route_class=error_route(openai_error))
 
 
 class ChatMessage(BaseModel):
-    """One message; content is a string or a list of content parts (only text is used)."""
+    """One message; content is a string or a list of content parts (only text is used);
+    assistant tool_calls and tool results (`tool_call_id`) are kept as extra fields."""
 
     model_config = ConfigDict(extra="allow")
     role: str
@@ -74,7 +76,7 @@ class ChatMessage(BaseModel):
 
 
 class ChatCompletionRequest(BaseModel):
-    """POST /v1/chat/completions; fields not listed (tools, n, user …) are accepted and ignored."""
+    """POST /v1/chat/completions; fields not listed (n, user, logprobs …) are accepted, ignored."""
 
     model_config = ConfigDict(extra="allow")
     model: str = Field(min_length=1)
@@ -88,6 +90,15 @@ class ChatCompletionRequest(BaseModel):
     seed: int | None = None
     frequency_penalty: float | None = None
     presence_penalty: float | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    stream_options: dict[str, Any] | None = None
+
+    def extra(self) -> dict[str, Any]:
+        """Tools (unless tool_choice is "none") and structured output, for the AnswerRequest."""
+        tools = None if self.tool_choice == "none" else self.tools
+        return {"tools": tools or None, "format": ollama_format(self.response_format)}
 
     def options(self) -> dict[str, Any]:
         """The sampling parameters as Ollama options (unset ones keep our defaults)."""
@@ -131,14 +142,13 @@ def _card(info: CollectionInfo) -> dict[str, Any]:
 
 
 @router.post("/v1/chat/completions", response_model=None)
-async def chat_completions(
-    body: ChatCompletionRequest, kb: KB
-) -> dict[str, Any] | StreamingResponse:
+async def chat_completions(request: Request, kb: KB) -> dict[str, Any] | StreamingResponse:
     """A grounded answer to the last user message, whole or as Server-Sent Events."""
+    body = await json_body(request, ChatCompletionRequest)
     collection = await run_in_threadpool(require_collection, kb, body.model, True)
-    turns = [(m.role.lower(), message_text(m.content)) for m in body.messages]
-    question, history = split_conversation(turns)
-    reply = grounded_reply(kb, collection, question, history, body.options())
+    chat = conversation([m.model_dump() for m in body.messages])
+    ask = answer_request(collection, chat, body.options(), **body.extra())
+    reply = grounded_reply(kb, ask)
     meta = {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
         "created": int(time.time()),
@@ -147,26 +157,57 @@ async def chat_completions(
     }
     if not body.stream:
         text, done = await run_in_threadpool(collect, reply)
-        message = {"role": "assistant", "content": text}
-        choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
+        choice = {"index": 0, "message": _message(text, done), "logprobs": None}
+        choice["finish_reason"] = done.finish_reason
         citations = citations_body(done)
-        return {**meta, "object": "chat.completion", "choices": [choice], "citations": citations}
+        return {
+            **meta,
+            "object": "chat.completion",
+            "choices": [choice],
+            "usage": _usage(done),
+            "citations": citations,
+        }
     # Pull the first piece here so that errors before any output get a proper HTTP status.
     first = await run_in_threadpool(next, reply)
-    chunks = _chunks({**meta, "object": "chat.completion.chunk"}, chain([first], reply))
+    usage = bool((body.stream_options or {}).get("include_usage"))
+    base = {**meta, "object": "chat.completion.chunk"}
+    chunks = _chunks(base, chain([first], reply), usage)
     return StreamingResponse(chunks, media_type="text/event-stream", headers=STREAM_HEADERS)
 
 
-def _chunks(base: dict[str, Any], reply: Iterator[str | Done]) -> Iterator[bytes]:
-    delta: dict[str, str] = {"role": "assistant"}  # the role goes on the first chunk only
+def _message(text: str, done: Done) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if done.tool_calls:
+        message["content"] = text or None  # OpenAI sends null content beside tool calls
+        message["tool_calls"] = openai_tool_calls(done.tool_calls, streamed=False)
+    return message
+
+
+def _usage(done: Done) -> dict[str, int]:
+    """OpenAI's usage from Ollama's prompt_eval_count and eval_count (zeros if not asked)."""
+    usage = done.usage
+    prompt, completion = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+async def _chunks(
+    base: dict[str, Any], reply: Iterator[str | Done], include_usage: bool
+) -> AsyncIterator[bytes]:
+    delta: dict[str, Any] = {"role": "assistant"}  # the role goes on the first chunk only
+    extra = {"usage": None} if include_usage else {}
     try:
-        for item in reply:
-            if isinstance(item, Done):
-                choice = {"index": 0, "delta": {}, "finish_reason": "stop"}
-                yield _event({**base, "choices": [choice], "citations": citations_body(item)})
-            else:
+        async for ready in batches(reply):
+            for item in ready:
+                if isinstance(item, Done):
+                    for event in _final_chunks(base, item, delta, include_usage):
+                        yield event
+                    continue
                 choice = {"index": 0, "delta": {**delta, "content": item}, "finish_reason": None}
-                yield _event({**base, "choices": [choice]})
+                yield _event({**base, "choices": [choice], **extra})
                 delta = {}
     except Exception as exc:  # headers are gone: OpenAI's SDKs raise on an `error` event
         status, message = failure(exc)
@@ -175,14 +216,34 @@ def _chunks(base: dict[str, Any], reply: Iterator[str | Done]) -> Iterator[bytes
     yield b"data: [DONE]\n\n"
 
 
+def _final_chunks(
+    base: dict[str, Any], done: Done, delta: dict[str, Any], include_usage: bool
+) -> Iterator[bytes]:
+    """Tool calls (if any), the finish reason with our citations, and usage when asked."""
+    extra = {"usage": None} if include_usage else {}
+    if done.tool_calls:
+        calls = {**delta, "tool_calls": openai_tool_calls(done.tool_calls, streamed=True)}
+        choice = {"index": 0, "delta": calls, "finish_reason": None}
+        yield _event({**base, "choices": [choice], **extra})
+    choice = {"index": 0, "delta": {}, "finish_reason": done.finish_reason}
+    yield _event({**base, "choices": [choice], "citations": citations_body(done), **extra})
+    if include_usage:
+        yield _event({**base, "choices": [], "usage": _usage(done)})
+
+
 def _event(data: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
 @router.post("/v1/embeddings")
-def embeddings(body: EmbeddingRequest, kb: KB) -> dict[str, Any]:
+async def embeddings(request: Request, kb: KB) -> dict[str, Any]:
     """Vectors from the configured embedding model, exactly as given (no task prefixes)."""
-    _check_embedding_model(kb, body.model)
+    body = await json_body(request, EmbeddingRequest)
+    return await run_in_threadpool(_embeddings, kb, body)
+
+
+def _embeddings(kb: KnowledgeBase, body: EmbeddingRequest) -> dict[str, Any]:
+    check_embedding_model(kb, body.model)
     texts = [body.input] if isinstance(body.input, str) else body.input
     if not texts or len(texts) > MAX_EMBED_INPUTS:
         raise BadRequest(f"input must hold 1 to {MAX_EMBED_INPUTS} strings")
@@ -201,7 +262,7 @@ def embeddings(body: EmbeddingRequest, kb: KB) -> dict[str, Any]:
     return {"object": "list", "data": data, "model": body.model, "usage": usage}
 
 
-def _check_embedding_model(kb: KnowledgeBase, model: str) -> None:
+def check_embedding_model(kb: KnowledgeBase, model: str) -> None:
     """The configured embedding model by name, or any collection's model (built with it)."""
     if full_name(model) == full_name(kb.settings.embed_model):
         return
