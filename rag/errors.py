@@ -36,12 +36,21 @@ class RagError(Exception):
     status = 500
     title = "Internal error"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, internal: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.internal = internal  # an address in the message that only operators may see
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def public(self) -> str:
+        """The message for API clients: without the internal address (the CLI shows it)."""
+        if not self.internal:
+            return self.message
+        text = self.message.replace(f" at {self.internal}", "")
+        return text.replace(self.internal, "the server")
 
 
 class ConfigError(RagError):
@@ -157,8 +166,10 @@ class OllamaError(RagError):
     status = 502
     title = "Ollama error"
 
-    def __init__(self, message: str, upstream_status: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self, message: str, upstream_status: int | None = None, internal: str | None = None
+    ) -> None:
+        super().__init__(message, internal)
         self.upstream_status = upstream_status
 
 

@@ -315,7 +315,7 @@ class _Attempt:
         if isinstance(error, _Transient):
             status = error.upstream_status
             cls = OllamaUnavailable if status == 503 else OllamaError
-            raise cls(f"{error} (after retries)") from exc
+            raise cls(f"{error} (after retries)", internal=error.internal) from exc
         if error is exc:
             return False
         raise error from exc
@@ -325,16 +325,21 @@ def _translate(exc: BaseException, host: str) -> RagError | None:
     if isinstance(exc, RagError):
         return exc
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return OllamaUnavailable(f"cannot reach Ollama at {host}: is `ollama serve` running?")
+        return OllamaUnavailable(
+            f"cannot reach Ollama at {host}: is `ollama serve` running?", internal=host
+        )
     if isinstance(exc, httpx.TimeoutException):
         return OllamaUnavailable(
             f"Ollama at {host} did not answer in time (a model may still be loading); "
-            "raise RAG_OLLAMA_TIMEOUT if this persists"
+            "raise RAG_OLLAMA_TIMEOUT if this persists",
+            internal=host,
         )
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return OllamaUnavailable(f"Ollama at {host} dropped the connection (did it crash?)")
+        return OllamaUnavailable(
+            f"Ollama at {host} dropped the connection (did it crash?)", internal=host
+        )
     if isinstance(exc, httpx.HTTPError):
-        return OllamaUnavailable(f"HTTP error talking to Ollama at {host}: {exc}")
+        return OllamaUnavailable(f"HTTP error talking to Ollama at {host}: {exc}", internal=host)
     return None
 
 

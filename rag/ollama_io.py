@@ -37,7 +37,8 @@ class Deadline:
         if time.monotonic() > self.end:
             raise OllamaTimeout(
                 f"Ollama at {self.host} did not finish answering within {self.seconds:g} s "
-                "(RAG_OLLAMA_DEADLINE)"
+                "(RAG_OLLAMA_DEADLINE)",
+                internal=self.host,
             )
 
 
@@ -70,7 +71,8 @@ def ndjson(
         elif time.monotonic() - last > (idle if seen else first_wait):
             raise OllamaTimeout(
                 f"Ollama at {deadline.host} stopped sending its answer: no complete line for "
-                f"{idle if seen else first_wait:g} s (RAG_OLLAMA_IDLE_TIMEOUT)"
+                f"{idle if seen else first_wait:g} s (RAG_OLLAMA_IDLE_TIMEOUT)",
+                internal=deadline.host,
             )
     if buffer.strip():
         yield _line(buffer)

@@ -84,7 +84,9 @@ class ChromaStore:
         except Exception as exc:
             target = settings.chroma_url or settings.store_path
             hint = " (is `chroma run` serving there?)" if settings.chroma_url else ""
-            raise StoreUnavailable(f"cannot open Chroma at {target}{hint}: {exc}") from exc
+            raise StoreUnavailable(
+                f"cannot open Chroma at {target}{hint}: {exc}", internal=str(target)
+            ) from exc
 
     def close(self) -> None:
         """Release Chroma's files and connections; an embedded system stops with its last user."""

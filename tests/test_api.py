@@ -263,3 +263,72 @@ def test_two_files_with_one_name_in_an_upload_are_refused(api, docs):
         }
     ]
     assert summary["added"] == ["uploads/handbook.md"]
+
+
+def test_health_shows_only_its_status_without_a_key(settings):
+    with client_for(settings, api_keys=("s3cret",)) as api:
+        public = api.get("/health")
+        assert (public.status_code, public.json()) == (200, {"status": "ok"})
+        full = api.get("/health", headers={"Authorization": "Bearer s3cret"}).json()
+        assert full["status"] == "ok" and settings.ollama_host in full["checks"]["ollama"]["detail"]
+
+
+def test_api_errors_never_name_the_internal_ollama_address(settings):
+    host = f"http://127.0.0.1:{_free_port()}"
+    with client_for(settings, ollama_host=host, ollama_retries=0) as api:
+        upload = api.post("/documents", files=[("files", ("a.txt", b"annual leave is 25 days"))])
+        assert upload.status_code == 503
+        assert "cannot reach Ollama: is `ollama serve` running?" in upload.json()["detail"]
+        embed = api.post("/api/embed", json={"model": "nomic-embed-text", "input": "leave"})
+        assert embed.status_code >= 500
+        for response in (upload, embed):
+            assert host not in response.text and "127.0.0.1" not in response.text
+
+
+def test_serve_start_repairs_what_an_interrupted_write_left(settings):
+    import numpy as np
+
+    from rag.kb import KnowledgeBase
+
+    with KnowledgeBase(settings).open() as kb:  # a write cut between upsert and commit
+        kb._cat.reserve("default", ["orphan-1"])
+        kb.store.upsert(
+            "default", settings.embed_model, ["orphan-1"], np.ones((1, 8)), [{"doc_id": "x"}]
+        )
+        assert "orphan-1" in kb.store.ids("default")
+    with client_for(settings) as api:
+        assert api.get("/health").status_code == 200
+        kb = api.app.state.rag.kb
+        assert "orphan-1" not in kb.store.ids("default")
+        assert kb._cat.orphans("default") == []
+
+
+def test_an_upload_where_every_file_fails_is_a_422_with_each_reason(api):
+    files = [("files", ("empty.txt", b"")), ("files", ("broken.pdf", b"%PDF-1.4 junk"))]
+    response = api.post("/documents", files=files)
+    assert response.status_code == 422
+    reasons = {f["path"]: f["error"] for f in response.json()["failed"]}
+    assert reasons["uploads/empty.txt"] == "empty file"
+    assert set(reasons) == {"uploads/empty.txt", "uploads/broken.pdf"}
+    mixed = [*files, ("files", ("ok.txt", b"annual leave is 25 days"))]
+    assert api.post("/documents", files=mixed).status_code == 200
+
+
+def test_a_very_long_file_name_gets_a_clear_outcome(api):
+    name = "n" * 5000 + ".txt"
+    response = api.post("/documents", files=[("files", (name, b"annual leave is 25 days"))])
+    assert response.status_code == 400
+    assert "a file name that long: rename the file" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "detail"),
+    [
+        (b'{"query": "\xff\xfe"}', 400, "the body is not UTF-8 text (invalid byte at position 11)"),
+        (b"[" * 100_000 + b"]" * 100_000, 400, "the JSON body nests too deeply to read"),
+        (b'{"query": ', 422, "the body is not valid JSON (error at character 10)"),
+    ],
+)
+def test_unreadable_bodies_say_what_is_wrong(api, body, status, detail):
+    response = api.post("/search", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()["detail"]) == (status, detail)

@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = KnowledgeBase(settings, role="serve", url=url).open()
+        for name in kb.collection_counts():  # a serve killed mid-write left its journal behind
+            kb.repair(name)
         app.state.rag = AppState(settings, kb)
         warm_up(kb)
         try:

@@ -55,7 +55,7 @@ def error_route(render: Callable[[int, str], Response]) -> type[APIRoute]:
                 try:
                     return await handler(request)
                 except RagError as exc:
-                    return render(exc.status, exc.message)
+                    return render(exc.status, exc.public)
                 except RequestValidationError as exc:
                     return render(400, validation_message(exc.errors()))
                 except StarletteHTTPException as exc:
@@ -244,7 +244,7 @@ def citations_body(done: Done) -> list[dict[str, Any]]:
 def failure(exc: BaseException) -> tuple[int, str]:
     """(status, message) for an error raised after the response started."""
     if isinstance(exc, RagError):
-        return exc.status, exc.message
+        return exc.status, exc.public
     log.error("unexpected error while streaming a reply", exc_info=exc)
     return 500, "unexpected error; see the server log"
 

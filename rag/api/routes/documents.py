@@ -12,7 +12,7 @@ import ipaddress
 import os
 from typing import Annotated
 
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile
+from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
 from rag.api.deps import KB, State
@@ -32,9 +32,13 @@ router = APIRouter(tags=["documents"])
 CollectionParam = Annotated[str | None, Query(description="knowledge base (default: configured)")]
 
 
-@router.post("/documents")
+@router.post(
+    "/documents",
+    responses={422: {"model": IngestSummary, "description": "no file could be ingested"}},
+)
 async def upload(
     state: State,
+    response: Response,
     files: Annotated[list[UploadFile], File(description=f"one or more {listing()} files")],
     collection: CollectionParam = None,
 ) -> IngestSummary:
@@ -62,7 +66,10 @@ async def upload(
 
     summary = await run_in_threadpool(run)
     if summary.aborted:
-        raise ServiceUnavailable(f"ingest stopped: {summary.aborted}")
+        host = state.settings.ollama_host  # named to operators in the log, not to API clients
+        raise ServiceUnavailable(f"ingest stopped: {summary.aborted}", internal=host)
+    if summary.failed and not (summary.added or summary.updated or summary.unchanged):
+        response.status_code = 422  # nothing went in: say so, with every file's reason
     return summary
 
 

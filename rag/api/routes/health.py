@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from rag.api.deps import State
+from rag.api.deps import State, require_api_key
+from rag.errors import Unauthorized
 from rag.health import check_ollama, check_store
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health(state: State) -> JSONResponse:
-    """Ollama reachable, models present, store reachable, document and chunk counts."""
+def health(request: Request, state: State) -> JSONResponse:
+    """Ollama reachable, models present, store reachable, document and chunk counts.
+
+    Public, for load balancers; the details (addresses, paths, counts) only with a valid key
+    when keys are configured.
+    """
     kb = state.kb
     checks: dict[str, Any] = check_ollama(state.settings, kb.ollama)
     checks["store"], counts = check_store(kb)
@@ -30,4 +35,8 @@ def health(state: State) -> JSONResponse:
     if not ok:
         failed = [f"{name}: {c['detail']}" for name, c in checks.items() if not c["ok"]]
         body["reason"] = "; ".join(failed)
+    try:
+        require_api_key(request, state)
+    except Unauthorized:
+        body = {"status": body["status"]}
     return JSONResponse(body, status_code=200 if ok else 503)
