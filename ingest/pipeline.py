@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.chunker import estimate_tokens
+from ingest.chunker import embed_heading, split_text
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
@@ -28,9 +28,13 @@ from rag.catalog import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
 from rag.kb import KnowledgeBase
 from rag.models import Chunk, Document, DocumentRecord
+from rag.tokens import estimate_tokens
 
 END = None
-HEADING_CHARS = 200  # heading text prepended to each chunk when embedding
+# Special tokens ([CLS]/[SEP], BOS/EOS) plus slack for the estimate; what is still too long is
+# split and retried by _embed_split.
+WINDOW_SLACK = 8
+MAX_SPLITS = 6  # halvings of a too-long input before giving up (1/64 of it must fit)
 WRITE_BATCH = 512  # vectors per Chroma write; bigger batches insert faster
 
 
@@ -60,7 +64,8 @@ class _Parsing:
 
 def embed_text(chunk: Chunk) -> str:
     """What the embedder sees for a chunk: its heading path gives the text its context."""
-    return f"{chunk.heading[:HEADING_CHARS]}\n{chunk.text}" if chunk.heading else chunk.text
+    heading = embed_heading(chunk.heading)
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
 class Pipeline:
@@ -82,7 +87,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
         self._report_lock = threading.Lock()
-        self._budget = 0
+        self._budget: tuple[int, int | None] = (self.settings.chunk_tokens, None)
         self._known: dict[str, tuple[str, int, int]] = {}
         self._parsers = Parsers(self.settings.parse_workers)
         self._window = 2 * self.settings.parse_workers  # parses in flight ahead of the embedder
@@ -107,14 +112,14 @@ class Pipeline:
             self.report.aborted = str(self._fatal)
         return self.report
 
-    def _chunk_budget(self) -> int:
+    def _chunk_budget(self) -> tuple[int, int | None]:
+        """(chunk size, tokens the window leaves for heading + text); see chunk_document."""
         info = self.kb.embed_info()
         self.kb.store.check_pin(self.collection, self.settings.embed_model, info.embedding_length)
         context = info.context_length or 512
         prefix = estimate_tokens(self.kb.ollama.prefixes()[0])
-        heading = HEADING_CHARS  # worst case: one token per character of the heading line
-        room = context - prefix - heading - 16  # 16: special tokens and estimate slack
-        return max(32, min(self.settings.chunk_tokens, room))
+        room = max(32, context - prefix - WINDOW_SLACK)
+        return min(self.settings.chunk_tokens, room), room
 
     def _run_stages(self, items: list[Item]) -> None:
         workers = [
@@ -214,8 +219,9 @@ class Pipeline:
             item.source,
             data,
             doc_id_for(item.source),
-            self._budget,
+            self._budget[0],
             self.settings.chunk_overlap,
+            self._budget[1],
         )
         future = self._parsers.submit(item.source, args)
         return _Parsing(item, known is not None, len(data), future)
@@ -306,14 +312,28 @@ class Pipeline:
         out: list[list[float] | None] = []
         for job, index in batch:
             try:
-                out.append(self.kb.ollama.embed_documents([job.texts[index]])[0])
+                out.append(self._embed_split(job.texts[index], 0))
             except InputTooLong as exc:
-                job.error = (
-                    f"chunk {index} is longer than the embedding model accepts ({exc}); "
-                    "lower RAG_CHUNK_TOKENS"
-                )
+                job.error = f"chunk {index} is longer than the embedding model accepts ({exc})"
                 out.append(None)
         return out
+
+    def _embed_split(self, text: str, depth: int) -> list[float]:
+        """Embed text; if the model finds it too long, embed its halves and average them.
+
+        The chunk stays whole in the catalog (keyword search and answers see all of it); only
+        its vector is pooled, weighted by length, as the model pools its own word pieces.
+        """
+        try:
+            return self.kb.ollama.embed_documents([text])[0]
+        except InputTooLong:
+            halves = _halves(text)
+            if depth >= MAX_SPLITS or len(halves) < 2:
+                raise
+        parts = [(self._embed_split(h, depth + 1), len(h)) for h in halves]
+        pooled = sum(np.asarray(v, dtype=np.float64) * n for v, n in parts)
+        norm = float(np.linalg.norm(pooled)) or 1.0
+        return [float(x) for x in pooled / norm]
 
     def _deliver(self, job: Job, index: int, vector: list[float] | None) -> None:
         job.vectors[index] = vector
@@ -386,3 +406,17 @@ class Pipeline:
                 getattr(self.report, outcome).append(item.source)
             self.report.chunks += chunks
         self.progress.add(files_done=1, bytes_done=item.size)
+
+
+def _halves(text: str) -> list[str]:
+    """text cut in two at a sentence or word boundary near its middle (by estimated tokens)."""
+    half = max(1, estimate_tokens(text) // 2)
+    parts = split_text(text, half)
+    if len(parts) < 2:
+        return parts
+    # split_text packs greedily: regroup its pieces into two of about equal size.
+    first, rest, used = [], list(parts), 0
+    while rest and (not first or used + estimate_tokens(rest[0]) <= half):
+        used += estimate_tokens(rest[0])
+        first.append(rest.pop(0))
+    return [" ".join(first), " ".join(rest)] if rest else [" ".join(first)]

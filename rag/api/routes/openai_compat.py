@@ -41,7 +41,7 @@ from rag.api.deps import KB
 from rag.errors import BadRequest, InputTooLong, NotFound
 from rag.kb import KnowledgeBase
 from rag.ollama import full_name
-from rag.prompts import estimate_tokens
+from rag.tokens import estimate_tokens
 
 FINGERPRINT = "fp_rag"
 MAX_EMBED_INPUTS = 2048  # OpenAI's own limit per request
