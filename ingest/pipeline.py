@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ingest import chunking
 from ingest.chunker import embed_heading, split_text
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
@@ -77,8 +78,12 @@ class Pipeline:
         collection: str,
         report: IngestReport,
         on_progress: Callable[[Progress], None] | None = None,
+        rechunk: bool | None = False,
     ) -> None:
         self.kb = kb
+        # True: re-chunk every document named; None: only if the collection's chunking changed;
+        # False: a changed chunking stops the run (ChunkingChanged) instead of mixing two.
+        self.rechunk = rechunk
         self.collection = collection
         self.report = report
         self.on_progress = on_progress
@@ -106,7 +111,7 @@ class Pipeline:
         self._parsers.plan(items)
         if items:
             self._budget = self._chunk_budget()
-            self._run_stages(items)
+            self._run_stages_chunked(items)
         self.report.seconds = time.monotonic() - started
         if self._fatal is not None:
             self.report.aborted = str(self._fatal)
@@ -120,6 +125,29 @@ class Pipeline:
         prefix = estimate_tokens(self.kb.ollama.prefixes()[0])
         room = max(32, context - prefix - WINDOW_SLACK)
         return min(self.settings.chunk_tokens, room), room
+
+    def _run_stages_chunked(self, items: list[Item]) -> None:
+        """Run the stages under the collection's chunking, re-chunking where asked."""
+        now = chunking.Chunking(self._budget[0], self.settings.chunk_overlap, self._budget[1])
+        stale = chunking.is_stale(self.kb, self.collection, now)
+        if stale and self.rechunk is False:
+            chunking.check(self.kb, self.collection, now)
+        self.rechunk = bool(self.rechunk or stale)
+        self._run_stages(items)
+        if self._fatal is not None:
+            return
+        done = set(self.report.added + self.report.updated)
+        if not stale:
+            done.update(self.report.unchanged)
+        records = self.kb.catalog.documents(self.collection)
+        left = [r.source for r in records if r.source not in done]
+        if stale and left:
+            self.report.warnings[self.collection] = [
+                f"{len(left)} documents (e.g. {left[0]}) still have the old chunking: "
+                "re-chunk them with `rag ingest --rechunk` too"
+            ]
+        else:
+            chunking.record(self.kb, self.collection, now)
 
     def _run_stages(self, items: list[Item]) -> None:
         workers = [
@@ -201,7 +229,8 @@ class Pipeline:
         """Skip an unchanged file, or read and hash it and start parsing it."""
         catalog = self.kb.catalog
         known = self._known.get(item.source)
-        if known and known[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
+        reuse = known if not self.rechunk else None  # re-chunking parses every file again
+        if reuse and reuse[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
             self._finish(item, "unchanged")
             return None
         try:
@@ -209,7 +238,7 @@ class Pipeline:
         except OSError as exc:
             self._finish(item, "failed", f"cannot read: {exc.strerror or exc}")
             return None
-        if known and known[0] == hashlib.sha256(data).hexdigest():
+        if reuse and reuse[0] == hashlib.sha256(data).hexdigest():
             record = catalog.by_source(self.collection, item.source)
             if record is not None:
                 catalog.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
@@ -331,7 +360,7 @@ class Pipeline:
             if depth >= MAX_SPLITS or len(halves) < 2:
                 raise
         parts = [(self._embed_split(h, depth + 1), len(h)) for h in halves]
-        pooled = sum(np.asarray(v, dtype=np.float64) * n for v, n in parts)
+        pooled = np.sum([np.asarray(v, dtype=np.float64) * n for v, n in parts], axis=0)
         norm = float(np.linalg.norm(pooled)) or 1.0
         return [float(x) for x in pooled / norm]
 
@@ -415,7 +444,8 @@ def _halves(text: str) -> list[str]:
     if len(parts) < 2:
         return parts
     # split_text packs greedily: regroup its pieces into two of about equal size.
-    first, rest, used = [], list(parts), 0
+    first: list[str] = []
+    rest, used = list(parts), 0
     while rest and (not first or used + estimate_tokens(rest[0]) <= half):
         used += estimate_tokens(rest[0])
         first.append(rest.pop(0))

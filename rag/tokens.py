@@ -48,5 +48,3 @@ def word_tokens(word: str) -> int:
     if all(ch < "\u0250" or "\u1e00" <= ch < "\u1f00" for ch in word):
         return (size + 1) // 2
     return size
-
-

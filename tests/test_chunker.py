@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from ingest.chunker import chunk_document, split_text
-from rag.tokens import estimate_tokens
 from ingest.loaders import load_file
 from rag.models import Document, Section
+from rag.tokens import estimate_tokens
 
 VIETNAMESE = (
     "Tiếng Việt là ngôn ngữ chính thức của Việt Nam. Nghiên cứu này trình bày kết quả phân tích "

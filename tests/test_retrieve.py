@@ -11,6 +11,7 @@ import pytest
 
 from ingest.run import ingest_paths
 from rag import lexical
+from rag.embedders import embedder
 from rag.errors import BadRequest
 from rag.filters import Filters, since_iso, source_matches
 from rag.kb import KnowledgeBase
@@ -261,8 +262,8 @@ def test_the_dense_floor_is_min_score(loaded):
     ]
     # The keyword leg vouches for the same chunk under the default floor.
     assert retrieve(kb, collection, query, 3).hits[0].chunk_id == strict.candidates[0].chunk_id
-    # Without an argument the floor is the RAG_MIN_SCORE setting, whose default is ours.
-    assert kb.settings.min_score == DEFAULT_MIN_SCORE
+    # Without an argument the floor is the RAG_MIN_SCORE setting, by default the embedder's.
+    assert embedder(kb.settings).min_score == DEFAULT_MIN_SCORE
     kb.settings = kb.settings.with_(min_score=DOUBLE_FLOOR)
     assert retrieve(kb, collection, query, 3, mode="dense").hits == loose.hits
 
