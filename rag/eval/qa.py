@@ -111,6 +111,7 @@ def run_qa(kb: KnowledgeBase, path: Path, args: argparse.Namespace) -> dict[str,
         ingest = index(kb, collection, docs, progress)
         questions = pick_questions(squad.questions, args.limit)
         scores = _ask_all(kb, collection, questions, held, progress)
+        chunks = kb.catalog.counts(collection)[1]
     return {
         "dataset": squad.name,
         "format": "squad",
@@ -118,6 +119,7 @@ def run_qa(kb: KnowledgeBase, path: Path, args: argparse.Namespace) -> dict[str,
         "kept": args.keep,
         "paragraphs": len(squad.paragraphs),
         "held_out_paragraphs": len(held),
+        "chunks": chunks,
         "ingest": ingest,
         **scores,
         "seconds": round(time.perf_counter() - started, 1),
