@@ -166,9 +166,10 @@ def _ask_one(
             tally.hits[k].append(hit_at_k(ranked, q.source, k))
         tally.rr.append(mrr_at_k(ranked, {q.source: 1}, depth))
         for mode in MODES:
-            if mode != "hybrid":
-                ranked = ranking(kb, collection, q.text, mode, top_k, depth)
-            tally.ndcg[mode].append(ndcg_at_k(ranked, {q.source: 1}, depth))
+            ranks = (
+                ranked if mode == "hybrid" else ranking(kb, collection, q.text, mode, top_k, depth)
+            )
+            tally.ndcg[mode].append(ndcg_at_k(ranks, {q.source: 1}, depth))
     began = time.perf_counter()
     reply = answer(kb, collection, q.text)
     tally.answer_ms.append((time.perf_counter() - began) * 1000)
