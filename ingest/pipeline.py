@@ -133,15 +133,17 @@ class Pipeline:
         if stale and self.rechunk is False:
             chunking.check(self.kb, self.collection, now)
         self.rechunk = bool(self.rechunk or stale)
+        if not stale:  # recorded first, so an interrupted run's documents are known too
+            chunking.record(self.kb, self.collection, now)
         self._run_stages(items)
         if self._fatal is not None:
             return
-        done = set(self.report.added + self.report.updated)
         if not stale:
-            done.update(self.report.unchanged)
+            return
+        done = set(self.report.added + self.report.updated)
         records = self.kb.catalog.documents(self.collection)
         left = [r.source for r in records if r.source not in done]
-        if stale and left:
+        if left:
             self.report.warnings[self.collection] = [
                 f"{len(left)} documents (e.g. {left[0]}) still have the old chunking: "
                 "re-chunk them with `rag ingest --rechunk` too"
