@@ -83,8 +83,10 @@ def test_query_terms_drop_stop_words_unless_nothing_else_is_left():
         ["many", "days", "annual", "leave"],
         ["many", "days", "annual", "leave"],
     )
+    # Accented queries also search adjacent word pairs as phrases, except pairs of stop words.
+    pairs = ["nghỉ phép", "phép năm", "năm bao", "nhiêu ngày"]
     assert lexical.query_terms("nghỉ phép năm bao nhiêu ngày") == (
-        ["nghỉ", "phép", "năm", "ngày"],
+        ["nghỉ", "phép", "năm", "ngày", *pairs],
         ["nghỉ", "phép", "năm", "ngày"],
     )
     assert lexical.query_terms("the THE to") == (["the", "to"], [])
