@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test check format bench bench-large screenshot clean help
+.PHONY: demo test check format bench bench-large eval-real screenshot clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -35,6 +35,9 @@ bench: $(STAMP)  ## run the benchmarks (writes bench/results/*.json)
 
 bench-large: $(STAMP)  ## the benchmarks with 1M chunks too (an hour or more)
 	$(BIN)/python -m bench.run --large
+
+eval-real: $(STAMP)  ## nDCG@10 on SciFact and XQuAD en/vi with a real embedder (slow: ~15 min)
+	$(BIN)/python scripts/eval_real.py
 
 screenshot: $(STAMP)  ## screenshot of the chat page for the README (docs/chat-page.png)
 	$(BIN)/python scripts/screenshot.py

@@ -6,9 +6,8 @@ import re
 from dataclasses import dataclass
 
 from rag.models import Chunk, Document
+from rag.tokens import estimate_tokens
 
-_WORD = re.compile(r"\w+")
-_SYMBOL = re.compile(r"[^\w\s]")
 # A sentence ends at . ! ? … (and their Arabic/Devanagari/CJK forms, closing quotes included)
 # followed by white space, or at a blank line; CJK full stops need no space after them.
 _SENTENCE_END = re.compile(r"[.!?…؟۔।][\"'”’»)\]]*\s+|[。！？｡]+[」』”’)）]*\s*|\n[ \t]*\n\s*")
@@ -24,38 +23,44 @@ class _Unit:
     whole: bool  # a complete sentence (only those may be repeated as overlap)
 
 
-def estimate_tokens(text: str) -> int:
-    """A conservative estimate of the WordPiece tokens (nomic-embed-text) in text."""
-    total = len(_SYMBOL.findall(text))
-    for word in _WORD.findall(text):
-        total += _word_tokens(word)
-    return total
+HEADING_CHARS = 200  # of the heading path prepended to each chunk when embedding
 
 
-def _word_tokens(word: str) -> int:
-    # Measured against bert-base-uncased on the test corpus: English words average about one
-    # piece, long numbers 0.6 per digit, hex/base64 0.75 per character, accented Latin
-    # (Vietnamese, French) one per two letters, other scripts (CJK, Greek, Arabic) one per letter.
-    size = len(word)
-    if word.isascii():
-        if size <= 4 or word.isalpha():
-            return (size + 2) // 3
-        return (3 * size + 4) // 5 if word.isdigit() else (3 * size + 3) // 4
-    if all(ch < "\u0250" or "\u1e00" <= ch < "\u1f00" for ch in word):
-        return (size + 1) // 2
-    return size
+def embed_heading(heading: str) -> str:
+    """The heading line the embedder sees before a chunk's text ("" for none)."""
+    return heading[:HEADING_CHARS]
+
+
+def section_budget(heading: str, max_tokens: int, room: int | None) -> int:
+    """Tokens of text a chunk under heading may hold: max_tokens, less if the window is full."""
+    if room is None:
+        return max_tokens
+    line = embed_heading(heading)
+    used = estimate_tokens(line) + 1 if line else 0  # +1: the newline after it
+    # A heading that would eat most of the window still leaves a useful amount of text.
+    return max(1, min(max_tokens, max(room - used, room // 2)))
 
 
 def chunk_document(
-    doc: Document, doc_id: str, max_tokens: int = 400, overlap_tokens: int = 50
+    doc: Document,
+    doc_id: str,
+    max_tokens: int = 400,
+    overlap_tokens: int = 50,
+    room: int | None = None,
 ) -> list[Chunk]:
-    """Split each section into chunks of at most max_tokens, overlapping by whole sentences."""
+    """Split each section into chunks of at most max_tokens, overlapping by whole sentences.
+
+    room: tokens the embedder's window leaves for heading + text (None: no limit); each
+    section's chunks get what its own heading line leaves of it.
+    """
     if max_tokens < 1:
         raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
-    overlap = max(0, min(overlap_tokens, max_tokens // 2))  # overlap must leave room for news
     chunks: list[Chunk] = []
     for section in doc.sections:
-        for text in split_text(section.text, max_tokens, overlap):
+        heading = " > ".join(section.heading)
+        budget = section_budget(heading, max_tokens, room)
+        overlap = max(0, min(overlap_tokens, budget // 2))  # overlap must leave room for news
+        for text in split_text(section.text, budget, overlap):
             index = len(chunks)
             chunks.append(
                 Chunk(
@@ -67,7 +72,7 @@ def chunk_document(
                     tokens=estimate_tokens(text),
                     page=section.page,
                     page_label=section.page_label,
-                    heading=" > ".join(section.heading),
+                    heading=heading,
                 )
             )
     return chunks

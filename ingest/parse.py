@@ -20,12 +20,14 @@ def parse_bytes(
     doc_id: str,
     max_tokens: int,
     overlap: int,
+    room: int | None = None,
     limits: ParseLimits | None = None,
 ) -> tuple[Document, list[Chunk]]:
     """Load and chunk one file's bytes; raises a DocumentError when nothing can be indexed."""
     limits = limits or ParseLimits()
     doc = load_bytes(source, data, limits=limits)
-    chunks = cap_chunks(doc, chunk_document(doc, doc_id, max_tokens, overlap), limits.max_chunks)
+    chunks = chunk_document(doc, doc_id, max_tokens, overlap, room)
+    chunks = cap_chunks(doc, chunks, limits.max_chunks)
     chunks = mark_ocr_chunks(doc, chunks)  # pages read by OCR say so in the chunk metadata
     if not chunks:
         raise EmptyDocument("no text to index")
@@ -44,13 +46,19 @@ def start_worker(memory_mb: int) -> None:
 
 
 def parse_in_worker(
-    source: str, data: bytes, doc_id: str, max_tokens: int, overlap: int, limits: ParseLimits
+    source: str,
+    data: bytes,
+    doc_id: str,
+    max_tokens: int,
+    overlap: int,
+    room: int | None,
+    limits: ParseLimits,
 ) -> tuple[Document, list[Chunk]]:
     """parse_bytes under the time limit (and the initializer's memory limit) of a worker."""
     previous = signal.signal(signal.SIGALRM, _out_of_time)
     signal.setitimer(signal.ITIMER_REAL, limits.seconds)
     try:
-        return parse_bytes(source, data, doc_id, max_tokens, overlap, limits)
+        return parse_bytes(source, data, doc_id, max_tokens, overlap, room, limits)
     except _OutOfTime:
         raise ParseLimit(
             f"parsing took longer than {limits.seconds:g} s (RAG_PARSE_TIMEOUT): "

@@ -18,7 +18,10 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from ingest.chunker import estimate_tokens
+import numpy as np
+
+from ingest import chunking
+from ingest.chunker import embed_heading, split_text
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
@@ -26,9 +29,13 @@ from rag.catalog import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
 from rag.kb import DocumentVersion, KnowledgeBase
 from rag.models import Chunk, Document, DocumentRecord
+from rag.tokens import estimate_tokens
 
 END = None
-HEADING_CHARS = 200  # heading text prepended to each chunk when embedding
+# Special tokens ([CLS]/[SEP], BOS/EOS) plus slack for the estimate; what is still too long is
+# split and retried by _embed_split.
+WINDOW_SLACK = 8
+MAX_SPLITS = 6  # halvings of a too-long input before giving up (1/64 of it must fit)
 WRITE_BATCH = 512  # vectors per Chroma write; bigger batches insert faster
 
 
@@ -58,7 +65,8 @@ class _Parsing:
 
 def embed_text(chunk: Chunk) -> str:
     """What the embedder sees for a chunk: its heading path gives the text its context."""
-    return f"{chunk.heading[:HEADING_CHARS]}\n{chunk.text}" if chunk.heading else chunk.text
+    heading = embed_heading(chunk.heading)
+    return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
 class Pipeline:
@@ -70,8 +78,12 @@ class Pipeline:
         collection: str,
         report: IngestReport,
         on_progress: Callable[[Progress], None] | None = None,
+        rechunk: bool | None = False,
     ) -> None:
         self.kb = kb
+        # True: re-chunk every document named; None: only if the collection's chunking changed;
+        # False: a changed chunking stops the run (ChunkingChanged) instead of mixing two.
+        self.rechunk = rechunk
         self.collection = collection
         self.report = report
         self.on_progress = on_progress
@@ -80,7 +92,7 @@ class Pipeline:
         self._stop = threading.Event()
         self._fatal: BaseException | None = None
         self._report_lock = threading.Lock()
-        self._budget = 0
+        self._budget: tuple[int, int | None] = (self.settings.chunk_tokens, None)
         self._known: dict[str, tuple[str, int, int]] = {}
         self._parsers = Parsers(self.settings)
         self._window = 2 * self.settings.parse_workers  # parses in flight ahead of the embedder
@@ -99,20 +111,45 @@ class Pipeline:
         self._parsers.plan(items)
         if items:
             self._budget = self._chunk_budget()
-            self._run_stages(items)
+            self._run_stages_chunked(items)
         self.report.seconds = time.monotonic() - started
         if self._fatal is not None:
             self.report.aborted = str(self._fatal)
         return self.report
 
-    def _chunk_budget(self) -> int:
+    def _chunk_budget(self) -> tuple[int, int | None]:
+        """(chunk size, tokens the window leaves for heading + text); see chunk_document."""
         info = self.kb.embed_info()
         self.kb.store.check_pin(self.collection, self.settings.embed_model, info.embedding_length)
         context = info.context_length or 512
         prefix = estimate_tokens(self.kb.ollama.prefixes()[0])
-        heading = HEADING_CHARS  # worst case: one token per character of the heading line
-        room = context - prefix - heading - 16  # 16: special tokens and estimate slack
-        return max(32, min(self.settings.chunk_tokens, room))
+        room = max(32, context - prefix - WINDOW_SLACK)
+        return min(self.settings.chunk_tokens, room), room
+
+    def _run_stages_chunked(self, items: list[Item]) -> None:
+        """Run the stages under the collection's chunking, re-chunking where asked."""
+        now = chunking.Chunking(self._budget[0], self.settings.chunk_overlap, self._budget[1])
+        stale = chunking.is_stale(self.kb, self.collection, now)
+        if stale and self.rechunk is False:
+            chunking.check(self.kb, self.collection, now)
+        self.rechunk = bool(self.rechunk or stale)
+        if not stale:  # recorded first, so an interrupted run's documents are known too
+            chunking.record(self.kb, self.collection, now)
+        self._run_stages(items)
+        if self._fatal is not None:
+            return
+        if not stale:
+            return
+        done = set(self.report.added + self.report.updated)
+        records = self.kb.documents(self.collection)
+        left = [r.source for r in records if r.source not in done]
+        if left:
+            self.report.warnings[self.collection] = [
+                f"{len(left)} documents (e.g. {left[0]}) still have the old chunking: "
+                "re-chunk them with `rag ingest --rechunk` too"
+            ]
+        else:
+            chunking.record(self.kb, self.collection, now)
 
     def _run_stages(self, items: list[Item]) -> None:
         workers = [
@@ -193,7 +230,8 @@ class Pipeline:
     def _start(self, item: Item) -> _Parsing | None:
         """Skip an unchanged file, or read and hash it and start parsing it."""
         known = self._known.get(item.source)
-        if known and known[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
+        reuse = known if not self.rechunk else None  # re-chunking parses every file again
+        if reuse and reuse[1:] == (item.size, item.mtime_ns) and item.mtime_ns:
             self._finish(item, "unchanged")
             return None
         try:
@@ -201,7 +239,7 @@ class Pipeline:
         except OSError as exc:
             self._finish(item, "failed", f"cannot read: {exc.strerror or exc}")
             return None
-        if known and known[0] == hashlib.sha256(data).hexdigest():
+        if reuse and reuse[0] == hashlib.sha256(data).hexdigest():
             record = self.kb.by_source(self.collection, item.source)
             if record is not None:
                 self.kb.touch(self.collection, record.doc_id, len(data), item.mtime_ns)
@@ -211,8 +249,9 @@ class Pipeline:
             item.source,
             data,
             doc_id_for(item.source),
-            self._budget,
+            self._budget[0],
             self.settings.chunk_overlap,
+            self._budget[1],
         )
         future = self._parsers.submit(item.source, args)
         return _Parsing(item, known is not None, len(data), future)
@@ -303,14 +342,28 @@ class Pipeline:
         out: list[list[float] | None] = []
         for job, index in batch:
             try:
-                out.append(self.kb.ollama.embed_documents([job.texts[index]])[0])
+                out.append(self._embed_split(job.texts[index], 0))
             except InputTooLong as exc:
-                job.error = (
-                    f"chunk {index} is longer than the embedding model accepts ({exc}); "
-                    "lower RAG_CHUNK_TOKENS"
-                )
+                job.error = f"chunk {index} is longer than the embedding model accepts ({exc})"
                 out.append(None)
         return out
+
+    def _embed_split(self, text: str, depth: int) -> list[float]:
+        """Embed text; if the model finds it too long, embed its halves and average them.
+
+        The chunk stays whole in the catalog (keyword search and answers see all of it); only
+        its vector is pooled, weighted by length, as the model pools its own word pieces.
+        """
+        try:
+            return self.kb.ollama.embed_documents([text])[0]
+        except InputTooLong:
+            halves = _halves(text)
+            if depth >= MAX_SPLITS or len(halves) < 2:
+                raise
+        parts = [(self._embed_split(h, depth + 1), len(h)) for h in halves]
+        pooled = np.sum([np.asarray(v, dtype=np.float64) * n for v, n in parts], axis=0)
+        norm = float(np.linalg.norm(pooled)) or 1.0
+        return [float(x) for x in pooled / norm]
 
     def _deliver(self, job: Job, index: int, vector: list[float] | None) -> None:
         job.vectors[index] = vector
@@ -382,3 +435,18 @@ def _version(job: Job) -> DocumentVersion:
     """What the writer hands the knowledge base for a fully embedded job."""
     vectors = [v for v in job.vectors if v is not None]  # none is None once job.error is None
     return DocumentVersion(job.record, job.item.mtime_ns, job.chunks, vectors)
+
+
+def _halves(text: str) -> list[str]:
+    """text cut in two at a sentence or word boundary near its middle (by estimated tokens)."""
+    half = max(1, estimate_tokens(text) // 2)
+    parts = split_text(text, half)
+    if len(parts) < 2:
+        return parts
+    # split_text packs greedily: regroup its pieces into two of about equal size.
+    first: list[str] = []
+    rest, used = list(parts), 0
+    while rest and (not first or used + estimate_tokens(rest[0]) <= half):
+        used += estimate_tokens(rest[0])
+        first.append(rest.pop(0))
+    return [" ".join(first), " ".join(rest)] if rest else [" ".join(first)]

@@ -22,6 +22,7 @@ def ingest_paths(
     paths: list[str],
     prune: bool = False,
     on_progress: Callable[[Progress], None] | None = None,
+    rechunk: bool = False,
 ) -> IngestReport:
     """Ingest files, folders and globs into a collection; see IngestReport for the outcome."""
     found = discover(paths)
@@ -31,7 +32,7 @@ def ingest_paths(
             report.fail(raw, "no such file or directory")
     for path in found.unsupported:
         report.fail(str(path), unsupported_message(path.suffix))
-    pipeline = Pipeline(kb, collection, report, on_progress)
+    pipeline = Pipeline(kb, collection, report, on_progress, rechunk)
     items, unreadable = file_items(found.files)
     for source, error in unreadable:
         report.fail(source, error)
@@ -89,10 +90,12 @@ def ingest_bytes(
     collection: str,
     docs: list[tuple[str, bytes]],
     on_progress: Callable[[Progress], None] | None = None,
+    rechunk: bool | None = False,
 ) -> IngestReport:
     """Ingest in-memory documents (source, bytes); unchanged content is skipped by its hash."""
     report = IngestReport(collection)
-    Pipeline(kb, collection, report, on_progress).run([byte_item(s, d) for s, d in docs])
+    items = [byte_item(s, d) for s, d in docs]
+    Pipeline(kb, collection, report, on_progress, rechunk).run(items)
     return report
 
 

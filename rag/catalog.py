@@ -39,6 +39,7 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
 CREATE TABLE IF NOT EXISTS pending (
     collection TEXT NOT NULL, chunk_id TEXT NOT NULL, PRIMARY KEY (collection, chunk_id)
 );
+CREATE TABLE IF NOT EXISTS chunking (collection TEXT PRIMARY KEY, params TEXT NOT NULL);
 """
 
 _DOC_COLUMNS = "doc_id, source, sha256, kind, chunks, pages, size, mtime_ns, ingested_at, warnings"
@@ -272,10 +273,23 @@ class Catalog:
         with self.transaction() as db:
             return self._drop_document(db, collection, doc_id, None)
 
+    def chunking(self, collection: str) -> str | None:
+        """The chunking parameters (JSON) a collection was built with, if recorded."""
+        with self._lock:
+            sql = "SELECT params FROM chunking WHERE collection=?"
+            row = self._db.execute(sql, (collection,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_chunking(self, collection: str, params: str) -> None:
+        """Record the chunking parameters (JSON) a collection is now built with."""
+        with self.transaction() as db:
+            sql = "INSERT OR REPLACE INTO chunking (collection, params) VALUES (?, ?)"
+            db.execute(sql, (collection, params))
+
     def drop_collection(self, collection: str) -> None:
         """Forget everything about a collection."""
         with self.transaction() as db:
-            for table in ("documents", "chunks", "pending"):
+            for table in ("documents", "chunks", "pending", "chunking"):
                 db.execute(f"DELETE FROM {table} WHERE collection=?", (collection,))
 
     def _drop_document(

@@ -43,7 +43,9 @@ class Settings:
     chunk_tokens: int = 400
     chunk_overlap: int = 50
     top_k: int = 5
-    min_score: float = 0.5  # relevance floor on the dense cosine similarity (nomic-embed-text)
+    # Relevance floor on the dense cosine similarity; None: the embedder's own (rag.embedders).
+    min_score: float | None = None
+    embed_languages: tuple[str, ...] = ()  # languages the embedder covers; (): rag.embedders
     chat_num_ctx: int = 8192  # context window we ask the chat model for (num_ctx)
     api_keys: tuple[str, ...] = ()
     cors_origins: tuple[str, ...] = ()
@@ -223,6 +225,14 @@ def _csv(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def _languages(raw: str) -> tuple[str, ...]:
+    codes = tuple(part.lower() for part in _csv(raw))
+    for code in codes:
+        if code != "*" and not re.fullmatch(r"[a-z]{2,3}", code):
+            raise ValueError("expected language codes like en,vi or * for every language")
+    return codes
+
+
 def _prefix(raw: str) -> str:
     return "" if raw.lower() in ("none", "off") else raw
 
@@ -253,6 +263,7 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "chunk_overlap": ("RAG_CHUNK_OVERLAP", _nonneg_int),
     "top_k": ("RAG_TOP_K", _positive_int),
     "min_score": ("RAG_MIN_SCORE", _score),
+    "embed_languages": ("RAG_EMBED_LANGUAGES", _languages),
     "chat_num_ctx": ("RAG_CHAT_NUM_CTX", _positive_int),
     "api_keys": ("RAG_API_KEYS", _csv),
     "cors_origins": ("RAG_CORS_ORIGINS", _csv),

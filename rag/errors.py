@@ -8,7 +8,8 @@ RagError
 ├── NotFound                     404  no such document / collection
 ├── Conflict                     409
 │   ├── StoreLocked                   another process owns the embedded store
-│   └── ModelMismatch                 collection built with another embedding model
+│   ├── ModelMismatch                 collection built with another embedding model
+│   └── ChunkingChanged               collection chunked with other parameters
 ├── DocumentError                422  one file could not be ingested (the run goes on)
 │   ├── UnsupportedFile
 │   ├── EncryptedDocument
@@ -104,6 +105,12 @@ class ModelMismatch(Conflict):
     """The collection was built with a different embedding model or dimension."""
 
     title = "Embedding model mismatch"
+
+
+class ChunkingChanged(Conflict):
+    """The collection was chunked with other parameters; ingesting now would mix chunkings."""
+
+    title = "Chunking changed"
 
 
 class DocumentError(RagError):

@@ -163,6 +163,14 @@ class KnowledgeBase:
         """(documents, chunks) committed in a collection."""
         return self._cat.counts(collection)
 
+    def chunking(self, collection: str) -> str | None:
+        """The chunking parameters (JSON) the collection was built with (ingest.chunking)."""
+        return self._cat.chunking(collection)
+
+    def set_chunking(self, collection: str, params: str) -> None:
+        """Record the collection's chunking parameters (JSON)."""
+        self._cat.set_chunking(collection, params)
+
     def collection_counts(self) -> dict[str, tuple[int, int]]:
         """Every collection (in the catalog or in the vector store) with its (documents, chunks)."""
         names = sorted(set(self._cat.collections()) | set(self.store.names()))

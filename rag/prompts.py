@@ -11,6 +11,7 @@ from typing import Any
 from rag.citations import CITATION_RE
 from rag.errors import BadRequest
 from rag.models import Hit
+from rag.tokens import prompt_tokens as estimate_tokens
 
 REFUSAL_EN = "I don't know based on the provided documents."
 REFUSAL_VI = "Tôi không tìm thấy thông tin này trong tài liệu được cung cấp."
@@ -27,20 +28,6 @@ _MARKER_LINE_RE = re.compile(r"^(\s*)\[(\d+)\]", re.M)
 # Combining marks only Vietnamese uses: breve (ă), horn (ơ ư), hook above (ả), dot below (ạ).
 _VI_MARKS = frozenset("\u0306\u031b\u0309\u0323")
 _TILDE = "\u0303"
-
-
-def estimate_tokens(text: str) -> int:
-    """Conservative token estimate: 1 per 3 word characters (non-ASCII count 2), 1 per symbol."""
-    total = 0
-    for match in _TOKEN_RE.finditer(text):
-        word = match.group(1)
-        if word is None:
-            total += 1
-            continue
-        # Accented letters are often split into byte-level pieces, so weigh them double.
-        size = len(word) + sum(1 for ch in word if ord(ch) > 127)
-        total += -(-size // 3)
-    return total
 
 
 def message_tokens(content: str) -> int:

@@ -158,8 +158,17 @@ def test_qa_mode_on_a_slice_of_xquad(env, shared_dir, capsys):
     assert report["ingest"]["ingested"] == 216 and report["questions"] == 40
     retrieval, answers, refusal = report["retrieval"], report["answers"], report["refusal"]
     assert retrieval["questions"] + refusal["questions"] == 40 and refusal["questions"] > 0
-    assert set(retrieval) == {"questions", "hit@1", "hit@5", "hit@10", "mrr@10", "latency_ms"}
+    assert set(retrieval) == {
+        "questions",
+        *("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10"),
+        "latency_ms",
+    }
     assert retrieval["hit@1"] <= retrieval["hit@5"] <= retrieval["hit@10"]
+    # Paragraph retrieval per mode: nDCG@10 of one gold paragraph lies between hit@1 and hit@10.
+    assert set(retrieval["ndcg@10"]) == {"dense", "keyword", "hybrid"}
+    hybrid = retrieval["ndcg@10"]["hybrid"]
+    assert retrieval["hit@1"] <= hybrid <= retrieval["hit@10"]
+    assert report["chunks"] >= report["ingest"]["ingested"]
     # The double ranks lexically; SQuAD questions reuse their paragraph's words.
     assert retrieval["hit@10"] >= 0.8
     assert answers["answered"] > 0.5 and answers["cites_gold"] > 0.5
@@ -167,3 +176,4 @@ def test_qa_mode_on_a_slice_of_xquad(env, shared_dir, capsys):
 
     code, out, _ = run(capsys, "eval", str(path), "--qa", "--limit", "10")
     assert code == 0 and "refusals" in out and "held out" in out
+    assert "paragraph nDCG@10  dense" in out

@@ -83,8 +83,10 @@ def test_query_terms_drop_stop_words_unless_nothing_else_is_left():
         ["many", "days", "annual", "leave"],
         ["many", "days", "annual", "leave"],
     )
+    # Accented queries also search adjacent word pairs as phrases, except pairs of stop words.
+    pairs = ["nghỉ phép", "phép năm", "năm bao", "nhiêu ngày"]
     assert lexical.query_terms("nghỉ phép năm bao nhiêu ngày") == (
-        ["nghỉ", "phép", "năm", "ngày"],
+        ["nghỉ", "phép", "năm", "ngày", *pairs],
         ["nghỉ", "phép", "năm", "ngày"],
     )
     assert lexical.query_terms("the THE to") == (["the", "to"], [])
@@ -215,3 +217,40 @@ def _integrity(catalog: Catalog) -> bool:
         f"INSERT INTO {lexical.FTS_TABLE} ({lexical.FTS_TABLE}, rank) VALUES ('integrity-check', 1)"
     )
     return True
+
+
+# -- stemming ------------------------------------------------------------------------------------
+
+
+def test_english_queries_match_other_forms_of_their_words(catalog):
+    add(catalog, "kb", "en", ["The robots were docking while the batteries charged."])
+    for query in ("robot docks", "battery charging", "DOCKED ROBOT"):
+        assert found(catalog, query) == ["en:00000"], query
+
+
+def test_vietnamese_queries_are_not_stemmed(catalog):
+    # Porter turns a final y into i, which would make "ngày" (day) match "ngai" (throne).
+    add(catalog, "kb", "day", ["Mười tám ngày nghỉ phép."])
+    add(catalog, "kb", "throne", ["Ngai vàng của nhà vua."])
+    assert found(catalog, "ngày nghỉ") == ["day:00000"]
+    assert found(catalog, "ngai vàng") == ["throne:00000"]
+    assert lexical.table_for(["ngày"]) == lexical.FTS_TABLE
+    assert lexical.table_for(["robots"]) == lexical.STEM_TABLE
+
+
+def test_a_catalog_from_before_the_stemmed_index_gets_it_on_open(tmp_path):
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    add(catalog, "kb", "a", ["The robots were docking."])
+    for name in ("insert", "delete", "update"):
+        catalog._db.execute(f"DROP TRIGGER {lexical.STEM_TABLE}_{name}")
+    catalog._db.execute(f"DROP TABLE {lexical.STEM_TABLE}")
+    catalog.close()
+    catalog = Catalog(tmp_path / "c.sqlite3")
+    try:
+        assert found(catalog, "robot dock") == ["a:00000"]
+        catalog._db.execute(
+            f"INSERT INTO {lexical.STEM_TABLE} ({lexical.STEM_TABLE}, rank) "
+            "VALUES ('integrity-check', 1)"
+        )
+    finally:
+        catalog.close()

@@ -160,7 +160,7 @@ def _json() -> dict[str, str]:
 
 
 def test_a_100000_page_pdf_is_cut_at_the_page_limit_saying_so():
-    doc, chunks = parse_bytes("big.pdf", many_pages(100_000), "d", 400, 50, ParseLimits(300))
+    doc, chunks = parse_bytes("big.pdf", many_pages(100_000), "d", 400, 50, limits=ParseLimits(300))
     assert doc.pages == 300 and len(chunks) == 300
     assert "only the first 300 of its 100,000 pages were indexed (RAG_MAX_PAGES)" in doc.warnings
 
@@ -174,13 +174,15 @@ def test_a_flate_bomb_is_reported_as_a_bomb_not_as_a_scan():
 def test_characters_and_chunks_are_capped_with_warnings():
     text = "".join(f"Sentence {n} about pumps and valves in hall {n}. " for n in range(4000))
     doc, chunks = parse_bytes(
-        "notes.txt", text.encode(), "d", 100, 10, ParseLimits(max_chars=20_000)
+        "notes.txt", text.encode(), "d", 100, 10, limits=ParseLimits(max_chars=20_000)
     )
     assert sum(len(s.text) for s in doc.sections) == 20_000
     assert f"only the first 20,000 of its {len(text.strip()):,} characters were indexed" in (
         " ".join(doc.warnings)
     )
-    doc, chunks = parse_bytes("notes.txt", text.encode(), "d", 100, 10, ParseLimits(max_chunks=3))
+    doc, chunks = parse_bytes(
+        "notes.txt", text.encode(), "d", 100, 10, limits=ParseLimits(max_chunks=3)
+    )
     assert len(chunks) == 3
     assert any(
         "only the first 3 of its" in w and "RAG_MAX_CHUNKS_PER_FILE" in w for w in doc.warnings

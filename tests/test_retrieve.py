@@ -11,6 +11,7 @@ import pytest
 
 from ingest.run import ingest_paths
 from rag import lexical
+from rag.embedders import embedder
 from rag.errors import BadRequest
 from rag.filters import Filters, since_iso, source_matches
 from rag.kb import KnowledgeBase
@@ -55,10 +56,10 @@ def keyword_sources(kb: KnowledgeBase, collection: str, query: str) -> set[str]:
 def test_rrf_matches_a_hand_computed_example():
     # Dense ranks a, b, c; keyword ranks c, a, d (k = 60).
     fused = {
-        "a": rrf((1, 2)),
-        "b": rrf((2, None)),
-        "c": rrf((3, 1)),
-        "d": rrf((None, 3)),
+        "a": rrf((1, 2), k=60),
+        "b": rrf((2, None), k=60),
+        "c": rrf((3, 1), k=60),
+        "d": rrf((None, 3), k=60),
     }
     assert fused["a"] == pytest.approx(123 / 3782)  # 1/61 + 1/62 = 0.0325225
     assert fused["c"] == pytest.approx(124 / 3843)  # 1/63 + 1/61 = 0.0322665
@@ -67,6 +68,7 @@ def test_rrf_matches_a_hand_computed_example():
     assert sorted(fused, key=fused.__getitem__, reverse=True) == ["a", "c", "b", "d"]
     assert rrf((None, None)) == 0.0
     assert rrf((1,), k=0) == 1.0
+    assert rrf((1, 2), k=0, weights=(0.5, 1.0)) == pytest.approx(1.0)  # 0.5/1 + 1/2
 
 
 def test_filters_from_dict_accepts_strings_lists_and_aliases():
@@ -256,8 +258,8 @@ def test_the_dense_floor_is_min_score(loaded):
     ]
     # The keyword leg vouches for the same chunk under the default floor.
     assert retrieve(kb, collection, query, 3).hits[0].chunk_id == strict.candidates[0].chunk_id
-    # Without an argument the floor is the RAG_MIN_SCORE setting, whose default is ours.
-    assert kb.settings.min_score == DEFAULT_MIN_SCORE
+    # Without an argument the floor is the RAG_MIN_SCORE setting, by default the embedder's.
+    assert embedder(kb.settings).min_score == DEFAULT_MIN_SCORE
     kb.settings = kb.settings.with_(min_score=DOUBLE_FLOOR)
     assert retrieve(kb, collection, query, 3, mode="dense").hits == loose.hits
 

@@ -261,6 +261,7 @@ class LocalIngest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     paths: list[str] = Field(min_length=1, description="absolute paths or globs")
     prune: bool = False
+    rechunk: bool = False
 
 
 class ChunkOut(BaseModel):

@@ -36,7 +36,12 @@ class Backend(Protocol):
     def ask(self, collection: str, question: str, options: Body) -> Iterator[str | Body]: ...
     def delete(self, collection: str, ref: str) -> Body: ...
     def ingest(
-        self, collection: str, paths: list[str], prune: bool, on_progress: Callable | None
+        self,
+        collection: str,
+        paths: list[str],
+        prune: bool,
+        on_progress: Callable | None,
+        rechunk: bool = False,
     ) -> Body: ...
 
 
@@ -96,12 +101,17 @@ class Local:
         return {"collection": collection, "deleted": body(DocumentOut.of(record))}
 
     def ingest(
-        self, collection: str, paths: list[str], prune: bool, on_progress: Callable | None
+        self,
+        collection: str,
+        paths: list[str],
+        prune: bool,
+        on_progress: Callable | None,
+        rechunk: bool = False,
     ) -> Body:
         """The ingest pipeline on paths; the summary."""
         from ingest.run import ingest_paths  # the CLI is the edge where rag may call ingest
 
-        return ingest_paths(self.kb, collection, paths, prune, on_progress).to_dict()
+        return ingest_paths(self.kb, collection, paths, prune, on_progress, rechunk).to_dict()
 
     def drop(self, collection: str) -> None:
         """Delete a whole collection."""

@@ -79,6 +79,11 @@ def _add_ingest(sub: Any) -> None:
     p.add_argument(
         "--prune", action="store_true", help="remove documents whose files are gone from PATHs"
     )
+    p.add_argument(
+        "--rechunk",
+        action="store_true",
+        help="re-chunk and re-embed every file, e.g. after changing RAG_CHUNK_TOKENS or model",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     add_common(p)
     p.set_defaults(handler=cmd_ingest)
@@ -92,7 +97,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     with open_backend(settings, "ingest") as backend:
         collection = backend.collection(args.collection, must_exist=None)
         try:
-            report = backend.ingest(collection, args.paths, args.prune, bar)
+            report = backend.ingest(collection, args.paths, args.prune, bar, args.rechunk)
         finally:
             bar.close()
     if args.json:

@@ -131,7 +131,12 @@ class Remote:
         return {"collection": done["collection"], "deleted": done["deleted"]}
 
     def ingest(
-        self, collection: str, paths: list[str], prune: bool, on_progress: Callable | None
+        self,
+        collection: str,
+        paths: list[str],
+        prune: bool,
+        on_progress: Callable | None,
+        rechunk: bool = False,
     ) -> Body:
         """POST /documents/local with absolute paths (the server reads the same files)."""
         absolute = {os.path.join(os.getcwd(), os.path.expanduser(p)): p for p in paths}
@@ -139,7 +144,7 @@ class Remote:
             "POST",
             "/documents/local",
             params={"collection": collection},
-            json={"paths": list(absolute), "prune": prune},
+            json={"paths": list(absolute), "prune": prune, "rechunk": rechunk},
             headers={"X-Rag-Local-Token": self.token},
         )
         for failure in summary["failed"]:  # name a missing path as the user typed it

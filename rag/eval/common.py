@@ -14,7 +14,7 @@ from urllib.parse import quote
 from ingest.run import ingest_bytes
 from rag.cli.progress import ProgressBar
 from rag.errors import BadRequest, RagError
-from rag.eval.metrics import dedupe
+from rag.grouping import group_by_document
 from rag.kb import KnowledgeBase
 from rag.models import Mode
 from rag.retrieve import retrieve
@@ -56,7 +56,8 @@ def index(
     bar = ProgressBar(enabled=None if progress else False)
     try:
         encoded = [(source, text.encode("utf-8")) for source, text in docs.items()]
-        report = ingest_bytes(kb, collection, encoded, bar)
+        # rechunk=None: an index kept from a run with other chunking is re-chunked, not mixed.
+        report = ingest_bytes(kb, collection, encoded, bar, rechunk=None)
     finally:
         bar.close()
     if report.aborted:
@@ -83,16 +84,16 @@ def chunk_depth(kb: KnowledgeBase, collection: str, documents: int) -> int:
 def ranking(
     kb: KnowledgeBase, collection: str, query: str, mode: Mode, top_k: int, documents: int
 ) -> list[str]:
-    """Distinct sources of the best chunks, best first, with no relevance floor."""
+    """Sources of the best documents (rag.grouping), best first, with no relevance floor."""
     try:
         found = retrieve(kb, collection, query, top_k, mode=mode, min_score=-1.0)
     except BadRequest:  # an empty query ranks nothing; it still counts, with zeros
         return []
-    ranked = dedupe(h.source for h in found.candidates)
+    ranked = [g.source for g in group_by_document(found.candidates)]
     if len(ranked) < documents and len(found.candidates) == top_k:
         # Some documents have many chunks: fetch deeper once to reach enough distinct ones.
         found = retrieve(kb, collection, query, 2 * top_k, mode=mode, min_score=-1.0)
-        ranked = dedupe(h.source for h in found.candidates)
+        ranked = [g.source for g in group_by_document(found.candidates)]
     return ranked[:documents]
 
 

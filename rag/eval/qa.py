@@ -2,7 +2,8 @@
 
 Each paragraph becomes the document `squad/<file>/<title>-<n>.txt`. A fixed-seed tenth of the
 paragraphs is held out of the index. For questions on indexed paragraphs we measure whether
-hybrid retrieval ranks the gold paragraph in the top k (no floor, like the BEIR mode) and, through
+hybrid retrieval ranks the gold paragraph in the top k (no floor, like the BEIR mode), its
+nDCG@10 as paragraph retrieval in each mode (dense, keyword, hybrid), and, through
 the normal `answer()`, whether the answer cites it and contains a gold answer span. Questions on
 held-out paragraphs should be refused: refusal accuracy is the share with answerable == False.
 """
@@ -27,7 +28,8 @@ from rag.eval.common import (
     source_for,
     throwaway,
 )
-from rag.eval.metrics import hit_at_k, latency, mean, mrr_at_k
+from rag.eval.metrics import hit_at_k, latency, mean, mrr_at_k, ndcg_at_k
+from rag.models import MODES
 
 if TYPE_CHECKING:
     from rag.kb import KnowledgeBase
@@ -109,6 +111,7 @@ def run_qa(kb: KnowledgeBase, path: Path, args: argparse.Namespace) -> dict[str,
         ingest = index(kb, collection, docs, progress)
         questions = pick_questions(squad.questions, args.limit)
         scores = _ask_all(kb, collection, questions, held, progress)
+        chunks = kb.counts(collection)[1]
     return {
         "dataset": squad.name,
         "format": "squad",
@@ -116,6 +119,7 @@ def run_qa(kb: KnowledgeBase, path: Path, args: argparse.Namespace) -> dict[str,
         "kept": args.keep,
         "paragraphs": len(squad.paragraphs),
         "held_out_paragraphs": len(held),
+        "chunks": chunks,
         "ingest": ingest,
         **scores,
         "seconds": round(time.perf_counter() - started, 1),
@@ -126,6 +130,7 @@ def run_qa(kb: KnowledgeBase, path: Path, args: argparse.Namespace) -> dict[str,
 class _Tally:
     hits: dict[int, list[float]] = field(default_factory=lambda: {k: [] for k in HITS_AT})
     rr: list[float] = field(default_factory=list)
+    ndcg: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MODES})
     answered: list[float] = field(default_factory=list)
     cited: list[float] = field(default_factory=list)  # of answered questions
     span: list[float] = field(default_factory=list)  # of answered questions
@@ -160,6 +165,11 @@ def _ask_one(
         for k in HITS_AT:
             tally.hits[k].append(hit_at_k(ranked, q.source, k))
         tally.rr.append(mrr_at_k(ranked, {q.source: 1}, depth))
+        for mode in MODES:
+            ranks = (
+                ranked if mode == "hybrid" else ranking(kb, collection, q.text, mode, top_k, depth)
+            )
+            tally.ndcg[mode].append(ndcg_at_k(ranks, {q.source: 1}, depth))
     began = time.perf_counter()
     reply = answer(kb, AnswerRequest(collection, q.text))
     tally.answer_ms.append((time.perf_counter() - began) * 1000)
@@ -183,6 +193,7 @@ def _summary(t: _Tally) -> dict[str, Any]:
             "questions": len(t.rr),
             **{f"hit@{k}": share(v) for k, v in t.hits.items()},
             "mrr@10": share(t.rr),
+            "ndcg@10": {mode: share(v) for mode, v in t.ndcg.items()},
             "latency_ms": latency(t.retrieve_ms),
         },
         "answers": {
@@ -208,6 +219,8 @@ def print_qa(result: dict[str, Any]) -> None:
     )
     hits = "  ".join(f"hit@{k} {_pct(r[f'hit@{k}'])}" for k in HITS_AT)
     print(f"retrieval  ({r['questions']:>4} q)  {hits}  MRR@10 {_num(r['mrr@10'])}")
+    modes = "  ".join(f"{mode} {_num(value)}" for mode, value in r["ndcg@10"].items())
+    print(f"paragraph nDCG@10  {modes}")
     print(
         f"answers    ({a['questions']:>4} q)  answered {_pct(a['answered'])}  cite gold "
         f"{_pct(a['cites_gold'])} of answers  contain gold span {_pct(a['contains_gold_span'])}"

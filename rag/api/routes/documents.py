@@ -122,7 +122,7 @@ async def ingest_local(
 
     def run() -> IngestSummary:
         with state.write_lock:
-            report = ingest_paths(kb, name, payload.paths, payload.prune)
+            report = ingest_paths(kb, name, payload.paths, payload.prune, rechunk=payload.rechunk)
         return IngestSummary.model_validate(report.to_dict())
 
     return await run_in_threadpool(run)

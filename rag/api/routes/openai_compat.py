@@ -43,7 +43,7 @@ from rag.errors import BadRequest, InputTooLong, NotFound
 from rag.events import Done
 from rag.kb import KnowledgeBase
 from rag.ollama import full_name
-from rag.prompts import estimate_tokens
+from rag.tokens import estimate_tokens
 
 FINGERPRINT = "fp_rag"
 MAX_EMBED_INPUTS = 2048  # OpenAI's own limit per request
