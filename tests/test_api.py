@@ -332,3 +332,20 @@ def test_a_very_long_file_name_gets_a_clear_outcome(api):
 def test_unreadable_bodies_say_what_is_wrong(api, body, status, detail):
     response = api.post("/search", content=body, headers={"content-type": "application/json"})
     assert (response.status_code, response.json()["detail"]) == (status, detail)
+
+
+def test_search_can_rank_documents_with_their_other_matching_chunks(api, docs):
+    upload(api, *sorted(docs.iterdir()))
+    plain = api.post("/search", json={"query": "annual leave days", "top_k": 3}).json()
+    assert "documents" not in plain
+    grouped = api.post(
+        "/search", json={"query": "annual leave days", "top_k": 2, "group_by": "document"}
+    ).json()
+    documents = grouped["documents"]
+    sources = [d["source"] for d in documents]
+    assert 1 <= len(documents) <= 2 and len(set(sources)) == len(sources)
+    assert sources[0] == "uploads/handbook.md" and "18 days" in documents[0]["best"]["text"]
+    assert [d["score"] for d in documents] == sorted((d["score"] for d in documents), reverse=True)
+    for doc in documents:
+        assert all(o["source"] == doc["source"] for o in doc["others"])
+        assert all(o["score"] <= doc["best"]["score"] for o in doc["others"])

@@ -70,6 +70,13 @@ def test_search_list_delete(env, capsys):
     code, out, _ = run(capsys, "search", "error E7")
     assert code == 0 and "1. [" in out and "docs/r2-user-manual.pdf p. 3" in out
 
+    code, out, _ = run(capsys, "search", "annual leave days", "--by-document", "--top-k", "2")
+    assert code == 0 and out.startswith("1. docs/handbook.md  (score ")
+    code, out, _ = run(capsys, "search", "annual leave", "--by-document", "--json")
+    grouped = json.loads(out)["documents"]
+    assert grouped[0]["source"] == str(env / "handbook.md")
+    assert len({d["source"] for d in grouped}) == len(grouped)
+
     code, out, _ = run(capsys, "list", "--json")
     sources = [d["source"] for d in json.loads(out)["documents"]]
     assert sources == sorted(str(p) for p in env.iterdir())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.grouping import DocumentHits, group_by_document
 from rag.models import DEFAULT_MODE, Answer, Citation, DocumentRecord, Hit, Mode
 
 if TYPE_CHECKING:
@@ -54,6 +55,10 @@ class SearchRequest(BaseModel):
     top_k: int | None = Field(default=None, ge=1, le=100)
     explain: bool = False
     mode: Mode = DEFAULT_MODE
+    group_by: Literal["chunk", "document"] = Field(
+        default="chunk",
+        description='"document": also rank documents (each with its best and other chunks)',
+    )
 
 
 class AskRequest(BaseModel):
@@ -94,6 +99,27 @@ class HitOut(BaseModel):
         return cls(**fields)
 
 
+class DocumentHitsOut(BaseModel):
+    """A document among the results: its best chunk ranks it; its other matching chunks."""
+
+    doc_id: str
+    source: str
+    score: float
+    best: HitOut
+    others: list[HitOut]
+
+    @classmethod
+    def of(cls, group: DocumentHits) -> DocumentHitsOut:
+        """One document's group as the API shows it."""
+        return cls(
+            doc_id=group.doc_id,
+            source=group.source,
+            score=round(group.score, 6),
+            best=HitOut.of(group.best),
+            others=[HitOut.of(h) for h in group.others],
+        )
+
+
 class SearchResponse(BaseModel):
     """POST /search and `rag search --json`."""
 
@@ -103,11 +129,16 @@ class SearchResponse(BaseModel):
     reason: str | None = Field(description='null, "no_documents" or "nothing_relevant"')
     candidates: list[HitOut] = Field(description="the nearest chunks anyway, when no hit passed")
     timings: dict[str, float] = Field(description="milliseconds per step")
+    documents: list[DocumentHitsOut] | None = Field(
+        default=None, description='with group_by "document": the best documents, best first'
+    )
 
     @classmethod
-    def of(cls, query: str, collection: str, result: Retrieval) -> SearchResponse:
-        """One retrieval as the API shows it."""
-        return cls(
+    def of(
+        cls, query: str, collection: str, result: Retrieval, documents: int | None = None
+    ) -> SearchResponse:
+        """One retrieval as the API shows it; grouped into at most `documents` when given."""
+        out = cls(
             query=query,
             collection=collection,
             hits=[HitOut.of(h) for h in result.hits],
@@ -115,6 +146,10 @@ class SearchResponse(BaseModel):
             candidates=[HitOut.of(h) for h in result.candidates] if result.reason else [],
             timings=_timings(result.timings),
         )
+        if documents is not None:
+            groups = group_by_document(result.hits, documents)
+            out.documents = [DocumentHitsOut.of(g) for g in groups]
+        return out
 
 
 class CitationOut(BaseModel):

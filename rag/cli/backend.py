@@ -11,12 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
+from rag.api.routes.search import run_search
 from rag.api.schemas import (
     AnswerOut,
     CollectionList,
     DocumentList,
     DocumentOut,
-    SearchResponse,
+    SearchRequest,
     body,
 )
 from rag.cli.common import Body, check_exists
@@ -67,19 +68,8 @@ class Local:
 
     def search(self, collection: str, query: str, options: Body) -> Body:
         """POST /search."""
-        from rag.retrieve import Filters, retrieve
-
-        top_k = options.get("top_k") or self.kb.settings.top_k
-        result = retrieve(
-            self.kb,
-            collection,
-            query,
-            top_k,
-            Filters.from_dict(options.get("filters")),
-            mode=options["mode"],
-            explain=options["explain"],
-        )
-        return body(SearchResponse.of(query, collection, result))
+        request = SearchRequest(query=query, collection=collection, **options)
+        return body(run_search(self.kb, request))
 
     def ask(self, collection: str, question: str, options: Body) -> Iterator[str | Body]:
         """Tokens of the answer as they come, then the POST /ask body."""

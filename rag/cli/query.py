@@ -53,6 +53,11 @@ def add_search(sub: Any) -> None:
     p.add_argument("query", help="what to look for")
     p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE, help="default: %(default)s")
     p.add_argument("--explain", action="store_true", help="show each leg's rank and score")
+    p.add_argument(
+        "--by-document",
+        action="store_true",
+        help="rank documents (best chunk first, then its other matching chunks)",
+    )
     _query_flags(p, cmd_search)
 
 
@@ -66,6 +71,8 @@ def _query_flags(parser: argparse.ArgumentParser, handler: Any) -> None:
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     """Print the best chunks for a query."""
     options = {**_options(args), "mode": args.mode, "explain": args.explain}
+    if args.by_document:
+        options["group_by"] = "document"
     with open_backend(settings, "search") as backend:
         collection = backend.collection(args.collection)
         result = backend.search(collection, args.query, options)
@@ -76,11 +83,24 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
         print(f"No documents in collection '{collection}' match: add some with `rag ingest PATH`.")
     elif result["reason"]:
         print("Nothing relevant found. Nearest passages:")
+    if result.get("documents") is not None and not result["reason"]:
+        _print_documents(result["documents"])
+        return EXIT_OK
     for rank, hit in enumerate(result["hits"] or result["candidates"], 1):
         print(f"{rank}. {_hit_line(hit)}")
         if args.explain and hit.get("explain"):
             print(f"   explain: {json.dumps(hit['explain'])}")
     return EXIT_OK
+
+
+def _print_documents(documents: list[Body]) -> None:
+    """Documents best first, each with its best passage and where its other matches are."""
+    for rank, doc in enumerate(documents, 1):
+        print(f"{rank}. {show(doc['source'])}  (score {doc['score']:.3f})")
+        print(f"   {_hit_line(doc['best'])}")
+        if doc["others"]:
+            places = "; ".join(_where(hit) for hit in doc["others"])
+            print(f"   also: {places}")
 
 
 def _where(item: Body) -> str:
