@@ -1,7 +1,7 @@
 /* The chat page's documents view: upload (drag and drop or a picker; one request per file, with
  * its upload progress and its outcome), the collection's documents, delete with confirmation,
- * and new collections (created by the first upload into a new name). Uses RagCore.el and the
- * key and collections of app.js (window.RagPage).
+ * and new collections (created by the first upload into a new name). Uses RagCore.el, the
+ * calls of documents-api.js, and the key and collections of app.js (window.RagPage).
  *
  * Same safety rule as core.js: file names, sources and warnings reach the DOM only as text.
  */
@@ -13,7 +13,7 @@
   const $ = (id) => document.getElementById(id);
   const el = RagCore.el;
   const page = window.RagPage;
-  const base = new URL(".", window.location.href);
+  const api = RagDocumentsApi.create(page.key);
   const ui = {
     toggle: $("docs-toggle"),
     view: $("docs"),
@@ -35,55 +35,10 @@
   let queue = Promise.resolve();
   let listToken = 0;
 
-  // -- the API ---------------------------------------------------------------------------
-  function apiUrl(path, collection) {
-    const url = new URL(path, base);
-    if (collection) url.searchParams.set("collection", collection);
-    return url.toString();
-  }
-
-  function authHeaders() {
-    const key = (page.key() || "").trim();
-    return key ? { Authorization: `Bearer ${key}` } : {};
-  }
-
-  function parseJson(text) {
-    try {
-      return JSON.parse(text);
-    } catch (_) {
-      return null;
-    }
-  }
-
-  /** Why a request failed, in words; 401 also opens the key prompt. */
+  /** Why a call failed, in words; a 401 also opens the key prompt. */
   function failure(status, body, action) {
-    const detail = (body && (body.detail || body.title)) || "";
-    if (status === 401) {
-      page.askForKey();
-      return `This service needs an API key to ${action}: enter it under the key button (top right).`;
-    }
-    if (status === 403) return `This API key may not ${action}${detail ? ` (${detail})` : ""}.`;
-    if (status === 0) return "Could not reach the service.";
-    return detail ? `${detail} (${status})` : `the request failed (${status})`;
-  }
-
-  /** POST one file; onProgress(fraction) as it is sent. Resolves {status, body}, never rejects. */
-  function sendFile(file, collection, onProgress) {
-    return new Promise((resolve) => {
-      const xhr = new XMLHttpRequest();
-      xhr.open("POST", apiUrl("documents", collection));
-      for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.addEventListener("progress", (event) => {
-        if (event.lengthComputable && event.total) onProgress(event.loaded / event.total);
-      });
-      xhr.upload.addEventListener("load", () => onProgress(1));
-      xhr.addEventListener("load", () => resolve({ status: xhr.status, body: parseJson(xhr.responseText) }));
-      xhr.addEventListener("error", () => resolve({ status: 0, body: null }));
-      const form = new FormData();
-      form.append("files", file, file.name);
-      xhr.send(form);
-    });
+    if (status === 401) page.askForKey();
+    return RagDocumentsApi.failure(status, body, action);
   }
 
   // -- uploads ---------------------------------------------------------------------------
@@ -127,7 +82,7 @@
 
   async function uploadOne(item, collection) {
     setRow(item, "uploading", "Uploading 0%");
-    const { status, body } = await sendFile(item.file, collection, (fraction) => {
+    const { status, body } = await api.upload(item.file, collection, (fraction) => {
       const percent = Math.round(fraction * 100);
       item.bar.value = percent;
       setRow(item, fraction < 1 ? "uploading" : "processing", fraction < 1 ? `Uploading ${percent}%` : "Reading and indexing…");
@@ -225,18 +180,7 @@
   }
 
   async function removeDocument(doc, name, collection, actions) {
-    let status = 0;
-    let body = null;
-    try {
-      const response = await fetch(apiUrl(`documents/${encodeURIComponent(doc.id)}`, collection), {
-        method: "DELETE",
-        headers: { ...authHeaders(), Accept: "application/json" },
-      });
-      status = response.status;
-      body = parseJson(await response.text());
-    } catch (_) {
-      status = 0;
-    }
+    const { status, body } = await api.remove(doc.id, collection);
     if (status === 200 || status === 404) {
       showStatus(status === 200 ? `Deleted ${name}.` : `${name} was already gone.`, "ok");
       await page.reloadCollections(collection);
@@ -259,17 +203,7 @@
     ui.collectionName.textContent = collection || "the default collection";
     if (ui.view.hidden) return;
     const token = ++listToken;
-    let status = 0;
-    let body = null;
-    try {
-      const response = await fetch(apiUrl("documents", collection), {
-        headers: { ...authHeaders(), Accept: "application/json" },
-      });
-      status = response.status;
-      body = parseJson(await response.text());
-    } catch (_) {
-      status = 0;
-    }
+    const { status, body } = await api.list(collection);
     if (token !== listToken) return; // the collection changed while this was on its way
     if (status !== 200 || !body || !Array.isArray(body.documents)) {
       ui.table.hidden = true;
@@ -329,8 +263,14 @@
     ui.files.value = "";
   });
   ui.drop.addEventListener("click", (event) => {
-    if (event.target === ui.drop) ui.files.click();
+    if (!event.target.closest("label, input")) ui.files.click(); // the label opens it itself
   });
+  for (const name of ["dragover", "drop"]) {
+    // A file dropped beside the zone must not make the browser leave the page to show it.
+    document.addEventListener(name, (event) => {
+      if (!ui.view.hidden) event.preventDefault();
+    });
+  }
   for (const name of ["dragenter", "dragover"]) {
     ui.view.addEventListener(name, (event) => {
       event.preventDefault();
