@@ -109,8 +109,8 @@
     queue = queue.then(async () => {
       let stored = false;
       for (const item of items) stored = (await uploadOne(item, collection)) || stored;
-      // The counts changed, and a new collection exists now.
-      if (stored) await page.reloadCollections(collection || undefined);
+      // The counts changed, and a new collection exists now (keep a choice made meanwhile).
+      if (stored) await page.reloadCollections(ui.collection.value === collection ? collection : undefined);
       else await refresh();
     });
   }
