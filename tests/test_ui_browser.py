@@ -174,7 +174,9 @@ def test_page_assets_and_widget_are_served(service):
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    for name, kind in [("app.js", "javascript"), ("core.js", "javascript"), ("app.css", "css")]:
+    assets = ["app.js", "core.js", "app.css", "documents.js", "documents-api.js"]
+    assets.append("documents.css")
+    for name, kind in [(n, "css" if n.endswith(".css") else "javascript") for n in assets]:
         response = httpx.get(f"{service.url}/static/{name}")
         assert response.status_code == 200 and kind in response.headers["content-type"]
     assert httpx.get(service.url + "/static/ui.py").status_code == 404

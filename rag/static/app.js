@@ -230,7 +230,8 @@
   }
 
   // -- collections -----------------------------------------------------------------------
-  async function loadCollections() {
+  async function loadCollections(preferred) {
+    if (preferred) store.set(COLLECTION_STORE, preferred);
     let listing;
     try {
       listing = await client.collections();
@@ -256,6 +257,7 @@
       }),
     );
     ui.collection.value = rows.some((c) => c.name === wanted) ? wanted : listing.default;
+    ui.collection.dispatchEvent(new Event("rag:collections"));
   }
 
   // -- events ----------------------------------------------------------------------------
@@ -294,6 +296,17 @@
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !ui.passage.hidden) closePassage();
   });
+
+  // The documents view (documents.js) shares the client, the key prompt and the collections.
+  window.RagPage = {
+    key: () => apiKey,
+    authMessage: AUTH_MESSAGE,
+    askForKey() {
+      showNotice(AUTH_MESSAGE);
+      toggleKeyPanel(true);
+    },
+    reloadCollections: loadCollections,
+  };
 
   renderChats();
   loadCollections().then(() => {

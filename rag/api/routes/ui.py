@@ -23,6 +23,10 @@ ASSETS = {
     "chat.css": "text/css; charset=utf-8",
     "core.js": "text/javascript; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    # The documents view: upload, list, delete, new collections (the page only, not the widget).
+    "documents.css": "text/css; charset=utf-8",
+    "documents-api.js": "text/javascript; charset=utf-8",
+    "documents.js": "text/javascript; charset=utf-8",
     # Vendored from npm with their licences (rag/static/vendor/LICENSE.*): Markdown and its
     # sanitiser; answers are rendered as Markdown, then cleaned before they reach the page.
     "vendor/marked.umd.js": "text/javascript; charset=utf-8",
