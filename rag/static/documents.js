@@ -88,7 +88,9 @@
       setRow(item, fraction < 1 ? "uploading" : "processing", fraction < 1 ? `Uploading ${percent}%` : "Reading and indexing…");
     });
     item.bar.value = 100;
-    if (status !== 200 || !body) {
+    // 422 with a summary: nothing went in, and the summary says why for each file.
+    const summary = body && Array.isArray(body.failed);
+    if (!(status === 200 || (status === 422 && summary)) || !body) {
       setRow(item, "failed", "Failed", failure(status, body, "upload documents"));
       return false;
     }
