@@ -34,14 +34,10 @@ class Host:
         self.url = url
         self.http = http
         self.in_flight = 0
-        self.per_unit_s = 0.0  # 0 until measured: an unmeasured host is tried first
+        self.per_unit_s = 0.0  # 0 until measured
         self.failures = 0  # in a row
         self.down_until = 0.0  # monotonic time; 0: healthy
         self.served = 0
-
-    def expected_wait(self) -> float:
-        """Seconds a new request is likely to wait here (the pick key)."""
-        return (self.in_flight + 1) * self.per_unit_s
 
 
 class HostPool:
@@ -79,7 +75,10 @@ class HostPool:
             ready = [h for h in order if h.down_until <= now]
             if not ready:
                 return min(order, key=lambda h: h.down_until)
-            return min(ready, key=Host.expected_wait)
+            # An unmeasured host counts as average (its requests in flight still weigh).
+            measured = [h.per_unit_s for h in self.hosts if h.per_unit_s > 0]
+            prior = sum(measured) / len(measured) if measured else 1.0
+            return min(ready, key=lambda h: (h.in_flight + 1) * (h.per_unit_s or prior))
 
     def another_ready(self, host: Host) -> bool:
         """Is a host other than this one healthy (so a retry need not wait)?"""
