@@ -81,12 +81,13 @@ def test_a_host_going_down_mid_run_loses_and_doubles_nothing(hosts, tmp_path, co
     single = make_settings(hosts[0].url, tmp_path / "one")
     ok, expected = _ingest(single, corpus)
     assert ok
-    # The second host drops every connection after its first embedding request.
-    for host in hosts[:2]:  # one batch at a time, like a GPU: the batches overlap
-        host.configure(embed_cost_s=0.005)
-    hosts[1].configure(faults=[{"path": "/api/embed", "drop": True, "count": -1, "after": 1}])
+    # The second host is the faster one (so it gets batches), until it drops every connection
+    # after its second embedding request.
+    hosts[0].configure(embed_cost_s=0.02)
+    hosts[1].configure(embed_cost_s=0.002)
+    hosts[1].configure(faults=[{"path": "/api/embed", "drop": True, "count": -1, "after": 2}])
     urls = f"{hosts[0].url},{hosts[1].url}"
-    settings = make_settings(urls, tmp_path / "two", embed_batch=4, ollama_retries=1)
+    settings = make_settings(urls, tmp_path / "two", embed_batch=1, ollama_retries=1)
     ok, ids = _ingest(settings, corpus)
     assert ok
     assert hosts[1].stats()["faults_fired"] >= 1
