@@ -5,7 +5,8 @@
     .venv/bin/python -m bench.run --large          # adds 1M chunks (about half an hour more)
     .venv/bin/python -m bench.run --only query,load --cache-dir /tmp/rag-bench
 
-Sections: ingest (embedder efficiency, pipeline vs Chroma throughput), query (/search and /ask
+Sections: ingest (embedder efficiency, pipeline vs Chroma throughput), hosts (two Ollama hosts
+vs one, failover), query (/search and /ask
 latency, embedded and `chroma run`, vs Chroma alone and numpy brute force), memory (peak RSS of
 `rag ingest`, RSS of `rag serve`), load (concurrent clients against `rag serve`).
 Everything is local: the Ollama test double, Chroma and the API on free loopback ports.
@@ -27,12 +28,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import ingest_bench, load_bench, memory_bench, query_bench
+from bench import hosts_bench, ingest_bench, load_bench, memory_bench, query_bench
 from bench.common import DoubleProc, load
 from bench.report import Report
 
 SECTIONS = {
     "ingest": ingest_bench.run,
+    "hosts": hosts_bench.run,
     "query": query_bench.run,
     "memory": memory_bench.run,
     "load": load_bench.run,

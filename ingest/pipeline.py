@@ -2,7 +2,7 @@
 
 Four stages run at once, joined by bounded queues, so that parsing, chunking and Chroma writes
 overlap with embedding and the embedder is never idle waiting on us:
-  loader (1 thread) → batcher (1) → embedders (`embed_concurrency` threads) → writer (1).
+  loader (1 thread) → batcher (1) → embedders (`embed_concurrency` per host) → writer (1).
 Batches span documents, so a folder of small files still sends full batches.
 """
 
@@ -96,8 +96,12 @@ class Pipeline:
         self._known: dict[str, tuple[str, int, int]] = {}
         self._parsers = Parsers(self.settings)
         self._window = 2 * self.settings.parse_workers  # parses in flight ahead of the embedder
+        # RAG_EMBED_CONCURRENCY requests per Ollama host: the host pool spreads them by load.
+        self._embedders = self.settings.embed_concurrency * len(self.settings.hosts)
         self._loaded: queue.Queue[Job | None] = queue.Queue(maxsize=8)
-        self._batches: queue.Queue[list[tuple[Job, int]] | None] = queue.Queue(maxsize=4)
+        self._batches: queue.Queue[list[tuple[Job, int]] | None] = queue.Queue(
+            maxsize=2 * self._embedders
+        )
         self._done: queue.Queue[Job | None] = queue.Queue()
 
     def run(self, items: list[Item]) -> IngestReport:
@@ -159,7 +163,7 @@ class Pipeline:
         ]
         embedders = [
             threading.Thread(target=self._guard, args=(self._embed,), name=f"embed-{n}")
-            for n in range(self.settings.embed_concurrency)
+            for n in range(self._embedders)
         ]
         for thread in workers + embedders:
             thread.start()
@@ -314,7 +318,7 @@ class Pipeline:
                         self._put(self._batches, buffer)
                         buffer = []
         finally:
-            for _ in range(self.settings.embed_concurrency):
+            for _ in range(self._embedders):
                 self._put(self._batches, END)
 
     # -- stage 3: embed ------------------------------------------------------------------------

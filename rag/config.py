@@ -20,7 +20,8 @@ DEFAULT_COLLECTION = "default"
 class Settings:
     """All knobs of the service; build with `Settings.load()`."""
 
-    ollama_host: str = "http://localhost:11434"
+    ollama_host: str = "http://localhost:11434"  # several: comma-separated
+    ollama_hosts: tuple[str, ...] = ()  # RAG_OLLAMA_HOSTS; wins over OLLAMA_HOST when set
     embed_model: str = "nomic-embed-text"
     chat_model: str = "llama3.2"
     embed_doc_prefix: str | None = None  # None: the model's known convention
@@ -58,6 +59,11 @@ class Settings:
     parse_memory_mb: int = 2048  # address-space limit of a parse worker process
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        """Every Ollama URL to spread requests over (at least one)."""
+        return self.ollama_hosts or tuple(self.ollama_host.split(","))
 
     @property
     def store_path(self) -> Path:
@@ -156,6 +162,19 @@ def _url(raw: str) -> str:
     return url
 
 
+def _urls(raw: str) -> tuple[str, ...]:
+    urls = tuple(_url(part.strip()) for part in raw.split(",") if part.strip())
+    if not urls:
+        raise ValueError("expected one or more URLs, comma-separated")
+    if len(set(urls)) != len(urls):
+        raise ValueError("the same host is listed twice")
+    return urls
+
+
+def _host_list(raw: str) -> str:
+    return ",".join(_urls(raw))
+
+
 def _chroma_url(raw: str) -> str:
     if "://" not in raw:
         raw = "http://" + raw
@@ -239,7 +258,8 @@ def _prefix(raw: str) -> str:
 
 _Parse = Callable[[str], Any]
 _FIELDS: dict[str, tuple[str, _Parse]] = {
-    "ollama_host": ("OLLAMA_HOST", _url),
+    "ollama_host": ("OLLAMA_HOST", _host_list),
+    "ollama_hosts": ("RAG_OLLAMA_HOSTS", _urls),
     "embed_model": ("RAG_EMBED_MODEL", str),
     "chat_model": ("RAG_CHAT_MODEL", str),
     "embed_doc_prefix": ("RAG_EMBED_DOC_PREFIX", _prefix),

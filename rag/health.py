@@ -20,6 +20,11 @@ def check_ollama(settings: Settings, client: OllamaClient) -> dict[str, dict[str
     except RagError as exc:
         checks["ollama"] = {"ok": False, "detail": str(exc)}
         return checks
+    if client.pool.several:
+        checks["ollama"]["detail"] = f"Ollama {version} at {', '.join(settings.hosts)}"
+        down = [h.url for h in client.pool.hosts if h not in client.pool.healthy()]
+        if down:
+            checks["ollama"]["detail"] += f"; not answering: {', '.join(down)}"
     for role, model in (("embed_model", settings.embed_model), ("chat_model", settings.chat_model)):
         try:
             info = client.require_model(model)

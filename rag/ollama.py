@@ -8,9 +8,9 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -24,9 +24,11 @@ from rag.errors import (
     RagError,
     StreamCut,
 )
+from rag.hosts import Host, HostPool
 from rag.ollama_io import Deadline, checked_vectors, error_text, json_object, ndjson, read_body
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # (document prefix, query prefix) by model family; Ollama does not add them, the model cards ask.
 TASK_PREFIXES: dict[str, tuple[str, str]] = {
@@ -68,18 +70,22 @@ class ModelInfo:
 
 
 class OllamaClient:
-    """A synchronous Ollama HTTP client; safe to share between threads."""
+    """A synchronous Ollama HTTP client over one or several hosts; safe to share between threads."""
 
     def __init__(self, settings: Settings, transport: httpx.BaseTransport | None = None) -> None:
         self.settings = settings
-        self.host = settings.ollama_host
+        self.host = settings.hosts[0]
         timeout = httpx.Timeout(settings.ollama_timeout, connect=settings.ollama_connect_timeout)
-        self._http = httpx.Client(base_url=self.host, timeout=timeout, transport=transport)
+
+        def connect(url: str) -> httpx.Client:
+            return httpx.Client(base_url=url, timeout=timeout, transport=transport)
+
+        self.pool = HostPool(settings.hosts, connect)
         self._embed_dims: int | None = None  # from /api/show: what every vector must measure
 
     def close(self) -> None:
         """Release connections."""
-        self._http.close()
+        self.pool.close()
 
     def __enter__(self) -> OllamaClient:
         return self
@@ -90,17 +96,20 @@ class OllamaClient:
     # -- discovery -------------------------------------------------------------------------
 
     def version(self) -> str:
-        """Ollama's version string; raises OllamaUnavailable when nobody answers."""
-        return str(self._call("GET", "/api/version", retries=0).get("version", ""))
+        """Ollama's version string; raises OllamaUnavailable when no host answers."""
+        versions = self._each_host(
+            lambda h: str(self._call("GET", "/api/version", retries=0, host=h).get("version", ""))
+        )
+        return versions[0]
 
-    def tags(self) -> list[str]:
-        """Names of the pulled models, as `name:tag`."""
-        data = self._call("GET", "/api/tags", retries=0)
+    def tags(self, host: Host | None = None) -> list[str]:
+        """Names of the pulled models, as `name:tag` (on one host, else the least busy)."""
+        data = self._call("GET", "/api/tags", retries=0, host=host)
         return [str(m.get("name") or m.get("model")) for m in data.get("models") or []]
 
-    def show(self, model: str) -> ModelInfo:
+    def show(self, model: str, host: Host | None = None) -> ModelInfo:
         """Context length, embedding size and capabilities of a pulled model."""
-        data = self._call("POST", "/api/show", {"model": model}, model=model, retries=1)
+        data = self._call("POST", "/api/show", {"model": model}, model=model, retries=1, host=host)
         info = data.get("model_info") or {}
         arch = info.get("general.architecture", "")
         ctx = info.get(f"{arch}.context_length")
@@ -118,11 +127,34 @@ class OllamaClient:
         )
 
     def require_model(self, model: str) -> ModelInfo:
-        """Fail with a clear message unless the model is pulled; return its info."""
-        pulled = {full_name(name) for name in self.tags()}
+        """Fail with a clear message unless the model is pulled on every host that answers."""
+        infos = self._each_host(lambda host: self._require_on(model, host))
+        # The smallest context any host gives the model is the one every chunk must fit.
+        return min(infos, key=lambda info: info.context_length or 1 << 30)
+
+    def _require_on(self, model: str, host: Host) -> ModelInfo:
+        pulled = {full_name(name) for name in self.tags(host)}
         if full_name(model) not in pulled:
-            raise ModelNotPulled(f"model '{model}' is not pulled: run `ollama pull {model}`")
-        return self.show(model)
+            where = f" on {host.url}" if self.pool.several else ""
+            raise ModelNotPulled(f"model '{model}' is not pulled{where}: run `ollama pull {model}`")
+        return self.show(model, host)
+
+    def _each_host(self, action: Callable[[Host], T]) -> list[T]:
+        """Run action on every host; one that cannot be reached is left out (and taken out)."""
+        results: list[T] = []
+        unreachable: OllamaUnavailable | None = None
+        for host in self.pool.hosts:
+            try:
+                results.append(action(host))
+            except OllamaUnavailable as exc:
+                if not self.pool.several:
+                    raise
+                log.warning("Ollama at %s does not answer: %s", host.url, exc)
+                unreachable = unreachable or exc
+        if not results:
+            assert unreachable is not None
+            raise unreachable
+        return results
 
     # -- embeddings ------------------------------------------------------------------------
 
@@ -144,7 +176,7 @@ class OllamaClient:
             "truncate": False,
             "keep_alive": self.settings.keep_alive,
         }
-        data = self._call("POST", "/api/embed", body, model=model)
+        data = self._call("POST", "/api/embed", body, model=model, units=len(texts))
         return checked_vectors(data.get("embeddings"), len(texts), self._embed_dims, model)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -157,12 +189,12 @@ class OllamaClient:
         return self.embed([self.prefixes()[1] + text])[0]
 
     def preload(self, model: str, kind: str) -> None:
-        """Load a model now (the contract's empty request) so the first real call is warm."""
+        """Load a model now on every host (the contract's empty request): first calls are warm."""
         if kind == "embed":
-            self._call("POST", "/api/embed", {"model": model, "input": [], **self._keep()}, model)
+            path, body = "/api/embed", {"model": model, "input": [], **self._keep()}
         else:
-            body = {"model": model, "messages": [], **self._keep()}
-            self._call("POST", "/api/chat", body, model)
+            path, body = "/api/chat", {"model": model, "messages": [], **self._keep()}
+        self._each_host(lambda host: self._call("POST", path, body, model, host=host))
 
     # -- chat ------------------------------------------------------------------------------
 
@@ -186,8 +218,7 @@ class OllamaClient:
         `extra` holds further top-level fields of the request (`tools`, `format`).
         """
         body = {**self._chat_body(messages, options, stream=True), **(extra or {})}
-        deadline = Deadline(self.settings.ollama_deadline, self.host)
-        response = self._open_stream(body, deadline)
+        response, host, deadline = self._open_stream(body)
         idle, first = self.settings.ollama_idle_timeout, self.settings.ollama_timeout
         try:
             for chunk in ndjson(response, deadline, idle, first):
@@ -195,20 +226,22 @@ class OllamaClient:
                 if chunk.get("done") is True:
                     return
         except httpx.HTTPError as exc:
+            self.pool.fail(host, exc)
             # Never retry once tokens went out: the caller would see them twice.
-            raise (_translate(exc, self.host) or OllamaError(str(exc))) from exc
+            raise (_translate(exc, host.url) or OllamaError(str(exc))) from exc
         finally:
             response.close()
         raise StreamCut(CUT_MESSAGE)
 
-    def _open_stream(self, body: dict, deadline: Deadline) -> httpx.Response:
-        """Send a streaming request, retrying until the headers arrive."""
-        for attempt in self._attempts(self.settings.ollama_retries):
-            with attempt:
-                response = self._send("POST", "/api/chat", body, deadline)
+    def _open_stream(self, body: dict) -> tuple[httpx.Response, Host, Deadline]:
+        """Send a streaming request to a healthy host, retrying until the headers arrive."""
+        for attempt, host in self._attempts(self.settings.ollama_retries):
+            with attempt, self.pool.use(host):
+                deadline = Deadline(self.settings.ollama_deadline, host.url)
+                response = self._send(host, "POST", "/api/chat", body, deadline)
                 if response.status_code >= 400:
                     self._raise_for(response, read_body(response, deadline), body["model"])
-                return response
+                return response, host, deadline
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _chat_body(self, messages: list[dict], options: dict | None, stream: bool) -> dict:
@@ -234,13 +267,19 @@ class OllamaClient:
         body: dict | None = None,
         model: str | None = None,
         retries: int | None = None,
+        host: Host | None = None,
+        units: int = 1,
     ) -> dict:
-        """Send one request with retries on transient faults; return the JSON body."""
+        """Send one request with retries on transient faults; return the JSON body.
+
+        Without a fixed host each try goes to the least loaded healthy one, so a retry after a
+        host failed lands on another host when there is one.
+        """
         budget = self.settings.ollama_retries if retries is None else retries
-        for attempt in self._attempts(budget):
-            with attempt:
-                deadline = Deadline(self.settings.ollama_deadline, self.host)
-                response = self._send(method, path, body, deadline)
+        for attempt, target in self._attempts(budget, host):
+            with attempt, self.pool.use(target, units):
+                deadline = Deadline(self.settings.ollama_deadline, target.url)
+                response = self._send(target, method, path, body, deadline)
                 try:
                     data = read_body(response, deadline)
                 finally:
@@ -251,21 +290,24 @@ class OllamaClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, method: str, path: str, body: dict | None, deadline: Deadline
+        self, host: Host, method: str, path: str, body: dict | None, deadline: Deadline
     ) -> httpx.Response:
         """Send a request and return once its headers are in; the body is read by the caller."""
         settings = self.settings
         read = min(settings.ollama_timeout, deadline.left())
         timeout = httpx.Timeout(read, connect=min(settings.ollama_connect_timeout, read))
-        request = self._http.build_request(method, path, json=body, timeout=timeout)
-        return self._http.send(request, stream=True)
+        request = host.http.build_request(method, path, json=body, timeout=timeout)
+        return host.http.send(request, stream=True)
 
-    def _attempts(self, retries: int) -> Iterator[_Attempt]:
+    def _attempts(self, retries: int, fixed: Host | None = None) -> Iterator[tuple[_Attempt, Host]]:
         for number in range(retries + 1):
-            attempt = _Attempt(self.host, last=number == retries, number=number)
-            yield attempt
+            host = fixed or self.pool.pick()
+            attempt = _Attempt(host.url, last=number == retries, number=number)
+            yield attempt, host
             if attempt.ok:
                 return
+            if fixed is None and self.pool.another_ready(host):
+                continue  # another host can take it now: no need to wait for this one
             time.sleep(min(8.0, 0.5 * 2**number) * (0.75 + random.random() / 2))
 
     def _raise_for(self, response: httpx.Response, body: bytes, model: str | None) -> None:
