@@ -19,13 +19,12 @@ from rag.errors import (
     InputTooLong,
     ModelNotPulled,
     OllamaError,
-    OllamaTimeout,
     OllamaUnavailable,
-    RagError,
     StreamCut,
 )
 from rag.hosts import Host, HostPool
 from rag.ollama_io import Deadline, checked_vectors, error_text, json_object, ndjson, read_body
+from rag.ollama_retry import BUSY_MARKER, RETRY_STATUSES, Attempt, Transient, translate
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -37,14 +36,10 @@ TASK_PREFIXES: dict[str, tuple[str, str]] = {
     "all-minilm": ("", ""),
     "bge-m3": ("", ""),
 }
-RETRY_STATUSES = {500, 502, 503, 504}
 CUT_MESSAGE = (
     "Ollama's answer stream ended before it was complete (no final `done` object): "
     "the answer is cut off; try again"
 )
-# A 500 is usually a bad request Ollama did not validate (a wrong option type): once is enough.
-MAX_500_RETRIES = 1
-BUSY_MARKER = "server busy"  # Ollama's answer when its request queue is full
 TOO_LONG_MARKERS = ("exceeds the context length", "exceeds maximum context length")
 
 
@@ -228,7 +223,7 @@ class OllamaClient:
         except httpx.HTTPError as exc:
             self.pool.fail(host, exc)
             # Never retry once tokens went out: the caller would see them twice.
-            raise (_translate(exc, host.url) or OllamaError(str(exc))) from exc
+            raise (translate(exc, host.url) or OllamaError(str(exc))) from exc
         finally:
             response.close()
         raise StreamCut(CUT_MESSAGE)
@@ -299,10 +294,10 @@ class OllamaClient:
         request = host.http.build_request(method, path, json=body, timeout=timeout)
         return host.http.send(request, stream=True)
 
-    def _attempts(self, retries: int, fixed: Host | None = None) -> Iterator[tuple[_Attempt, Host]]:
+    def _attempts(self, retries: int, fixed: Host | None = None) -> Iterator[tuple[Attempt, Host]]:
         for number in range(retries + 1):
             host = fixed or self.pool.pick()
-            attempt = _Attempt(host.url, last=number == retries, number=number)
+            attempt = Attempt(host.url, last=number == retries, number=number)
             yield attempt, host
             if attempt.ok:
                 return
@@ -319,70 +314,8 @@ class OllamaClient:
         if status == 400 and any(m in message for m in TOO_LONG_MARKERS):
             raise InputTooLong(f"Ollama: {message}", status)
         if status in RETRY_STATUSES or BUSY_MARKER in message:
-            raise _Transient(f"Ollama answered {status}: {message}", status)
+            raise Transient(f"Ollama answered {status}: {message}", status)
         raise OllamaError(f"Ollama answered {status}: {message}", status)
-
-
-class _Transient(OllamaError):
-    """A fault worth retrying (5xx)."""
-
-
-class _Attempt:
-    """Context manager for one try: swallows transient faults unless it is the last try."""
-
-    def __init__(self, host: str, last: bool, number: int = 0) -> None:
-        self.host = host
-        self.last = last
-        self.number = number  # retries already made before this try
-        self.ok = False
-
-    def __enter__(self) -> _Attempt:
-        return self
-
-    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None:
-            self.ok = True
-            return False
-        error = _translate(exc, self.host)
-        if error is None:
-            return False  # not ours: let it propagate unchanged
-        # An overrun deadline already cost the whole budget: trying again would double it.
-        transient = isinstance(error, _Transient | OllamaUnavailable)
-        transient = transient and not isinstance(error, OllamaTimeout)
-        if isinstance(error, _Transient) and error.upstream_status == 500:
-            transient = self.number < MAX_500_RETRIES or BUSY_MARKER in error.message
-        if transient and not self.last:
-            log.warning("Ollama call failed, retrying: %s", error)
-            return True
-        if isinstance(error, _Transient):
-            status = error.upstream_status
-            cls = OllamaUnavailable if status == 503 else OllamaError
-            raise cls(f"{error} (after retries)", internal=error.internal) from exc
-        if error is exc:
-            return False
-        raise error from exc
-
-
-def _translate(exc: BaseException, host: str) -> RagError | None:
-    if isinstance(exc, RagError):
-        return exc
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
-        return OllamaUnavailable(
-            f"cannot reach Ollama at {host}: is `ollama serve` running?", internal=host
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return OllamaUnavailable(
-            f"Ollama at {host} did not answer in time (a model may still be loading); "
-            "raise RAG_OLLAMA_TIMEOUT if this persists",
-            internal=host,
-        )
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
-        return OllamaUnavailable(
-            f"Ollama at {host} dropped the connection (did it crash?)", internal=host
-        )
-    if isinstance(exc, httpx.HTTPError):
-        return OllamaUnavailable(f"HTTP error talking to Ollama at {host}: {exc}", internal=host)
-    return None
 
 
 def _parameter(text: str, key: str) -> int | None:
