@@ -15,58 +15,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from ingest import chunking
-from ingest.chunker import embed_heading, split_text
+from ingest.jobs import Job, Parsing, embed_text, version_of
+from ingest.oversize import embed_one_by_one
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
 from rag.catalog import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
-from rag.kb import DocumentVersion, KnowledgeBase
+from rag.kb import KnowledgeBase
 from rag.models import Chunk, Document, DocumentRecord
-from rag.tokens import estimate_tokens
 
 END = None
-# Special tokens ([CLS]/[SEP], BOS/EOS) plus slack for the estimate; what is still too long is
-# split and retried by _embed_split.
-WINDOW_SLACK = 8
-MAX_SPLITS = 6  # halvings of a too-long input before giving up (1/64 of it must fit)
 WRITE_BATCH = 512  # vectors per Chroma write; bigger batches insert faster
-
-
-@dataclass
-class Job:
-    """A loaded, chunked document on its way through the embedder to the writer."""
-
-    item: Item
-    record: DocumentRecord
-    chunks: list[Chunk]
-    texts: list[str]
-    existed: bool
-    vectors: list[list[float] | None] = field(default_factory=list)
-    remaining: int = 0
-    error: str | None = None
-
-
-@dataclass
-class _Parsing:
-    """A file being parsed (in this thread or in a worker process)."""
-
-    item: Item
-    existed: bool
-    size: int
-    future: Future[tuple[Document, list[Chunk]]]
-
-
-def embed_text(chunk: Chunk) -> str:
-    """What the embedder sees for a chunk: its heading path gives the text its context."""
-    heading = embed_heading(chunk.heading)
-    return f"{heading}\n{chunk.text}" if heading else chunk.text
 
 
 class Pipeline:
@@ -114,46 +76,24 @@ class Pipeline:
         self._known = self.kb.file_stats(self.collection)
         self._parsers.plan(items)
         if items:
-            self._budget = self._chunk_budget()
+            self._budget = chunking.window_budget(self.kb, self.collection)
             self._run_stages_chunked(items)
         self.report.seconds = time.monotonic() - started
         if self._fatal is not None:
             self.report.aborted = str(self._fatal)
         return self.report
 
-    def _chunk_budget(self) -> tuple[int, int | None]:
-        """(chunk size, tokens the window leaves for heading + text); see chunk_document."""
-        info = self.kb.embed_info()
-        self.kb.store.check_pin(self.collection, self.settings.embed_model, info.embedding_length)
-        context = info.context_length or 512
-        prefix = estimate_tokens(self.kb.ollama.prefixes()[0])
-        room = max(32, context - prefix - WINDOW_SLACK)
-        return min(self.settings.chunk_tokens, room), room
-
     def _run_stages_chunked(self, items: list[Item]) -> None:
         """Run the stages under the collection's chunking, re-chunking where asked."""
         now = chunking.Chunking(self._budget[0], self.settings.chunk_overlap, self._budget[1])
-        stale = chunking.is_stale(self.kb, self.collection, now)
-        if stale and self.rechunk is False:
-            chunking.check(self.kb, self.collection, now)
+        stale = chunking.begin(self.kb, self.collection, now, self.rechunk)
         self.rechunk = bool(self.rechunk or stale)
-        if not stale:  # recorded first, so an interrupted run's documents are known too
-            chunking.record(self.kb, self.collection, now)
         self._run_stages(items)
-        if self._fatal is not None:
-            return
-        if not stale:
-            return
-        done = set(self.report.added + self.report.updated)
-        records = self.kb.documents(self.collection)
-        left = [r.source for r in records if r.source not in done]
-        if left:
-            self.report.warnings[self.collection] = [
-                f"{len(left)} documents (e.g. {left[0]}) still have the old chunking: "
-                "re-chunk them with `rag ingest --rechunk` too"
-            ]
-        else:
-            chunking.record(self.kb, self.collection, now)
+        if self._fatal is None and stale:
+            done = set(self.report.added + self.report.updated)
+            warning = chunking.finish(self.kb, self.collection, now, done)
+            if warning:
+                self.report.warnings[self.collection] = [warning]
 
     def _run_stages(self, items: list[Item]) -> None:
         workers = [
@@ -212,7 +152,7 @@ class Pipeline:
     # -- stage 1: read, hash, skip unchanged, parse, chunk ---------------------------------------
 
     def _load(self, items: list[Item]) -> None:
-        pending: deque[_Parsing] = deque()
+        pending: deque[Parsing] = deque()
         try:
             for item in items:
                 if self._stop.is_set():
@@ -231,7 +171,7 @@ class Pipeline:
             self._parsers.close()
             self._put(self._loaded, END)
 
-    def _start(self, item: Item) -> _Parsing | None:
+    def _start(self, item: Item) -> Parsing | None:
         """Skip an unchanged file, or read and hash it and start parsing it."""
         known = self._known.get(item.source)
         reuse = known if not self.rechunk else None  # re-chunking parses every file again
@@ -258,9 +198,9 @@ class Pipeline:
             self._budget[1],
         )
         future = self._parsers.submit(item.source, args)
-        return _Parsing(item, known is not None, len(data), future)
+        return Parsing(item, known is not None, len(data), future)
 
-    def _hand_on(self, parsing: _Parsing) -> bool:
+    def _hand_on(self, parsing: Parsing) -> bool:
         """Turn a finished parse into a Job for the embedder, or record why the file failed."""
         item = parsing.item
         try:
@@ -275,7 +215,7 @@ class Pipeline:
             return True
         return self._put(self._loaded, self._job(parsing, doc, chunks))
 
-    def _job(self, parsing: _Parsing, doc: Document, chunks: list[Chunk]) -> Job:
+    def _job(self, parsing: Parsing, doc: Document, chunks: list[Chunk]) -> Job:
         record = DocumentRecord(
             doc_id=chunks[0].doc_id,
             source=parsing.item.source,
@@ -338,36 +278,13 @@ class Pipeline:
                     self.kb.ollama.embed_documents([job.texts[i] for job, i in batch])
                 )
             except InputTooLong:
-                vectors = self._embed_one_by_one(batch)
+                texts = [job.texts[i] for job, i in batch]
+                vectors = embed_one_by_one(self.kb.ollama, texts)
+                for (job, index), vector in zip(batch, vectors, strict=True):
+                    if vector is None:
+                        job.error = f"chunk {index} is longer than the embedding model accepts"
             for (job, index), vector in zip(batch, vectors, strict=True):
                 self._deliver(job, index, vector)
-
-    def _embed_one_by_one(self, batch: list[tuple[Job, int]]) -> list[list[float] | None]:
-        out: list[list[float] | None] = []
-        for job, index in batch:
-            try:
-                out.append(self._embed_split(job.texts[index], 0))
-            except InputTooLong as exc:
-                job.error = f"chunk {index} is longer than the embedding model accepts ({exc})"
-                out.append(None)
-        return out
-
-    def _embed_split(self, text: str, depth: int) -> list[float]:
-        """Embed text; if the model finds it too long, embed its halves and average them.
-
-        The chunk stays whole in the catalog (keyword search and answers see all of it); only
-        its vector is pooled, weighted by length, as the model pools its own word pieces.
-        """
-        try:
-            return self.kb.ollama.embed_documents([text])[0]
-        except InputTooLong:
-            halves = _halves(text)
-            if depth >= MAX_SPLITS or len(halves) < 2:
-                raise
-        parts = [(self._embed_split(h, depth + 1), len(h)) for h in halves]
-        pooled = np.sum([np.asarray(v, dtype=np.float64) * n for v, n in parts], axis=0)
-        norm = float(np.linalg.norm(pooled)) or 1.0
-        return [float(x) for x in pooled / norm]
 
     def _deliver(self, job: Job, index: int, vector: list[float] | None) -> None:
         job.vectors[index] = vector
@@ -400,7 +317,7 @@ class Pipeline:
                 self._finish(job.item, "failed", job.error)
         if not good:
             return
-        self.kb.write(self.collection, [_version(j) for j in good])
+        self.kb.write(self.collection, [version_of(j) for j in good])
         for job in good:
             self.progress.add(chunks_written=len(job.chunks))
             self._finish(job.item, "updated" if job.existed else "added", chunks=len(job.chunks))
@@ -433,24 +350,3 @@ class Pipeline:
             self.report.chunks += chunks
         skipped = item.size if outcome in ("unchanged", "failed") else 0
         self.progress.add(files_done=1, bytes_done=item.size, bytes_skipped=skipped)
-
-
-def _version(job: Job) -> DocumentVersion:
-    """What the writer hands the knowledge base for a fully embedded job."""
-    vectors = [v for v in job.vectors if v is not None]  # none is None once job.error is None
-    return DocumentVersion(job.record, job.item.mtime_ns, job.chunks, vectors)
-
-
-def _halves(text: str) -> list[str]:
-    """text cut in two at a sentence or word boundary near its middle (by estimated tokens)."""
-    half = max(1, estimate_tokens(text) // 2)
-    parts = split_text(text, half)
-    if len(parts) < 2:
-        return parts
-    # split_text packs greedily: regroup its pieces into two of about equal size.
-    first: list[str] = []
-    rest, used = list(parts), 0
-    while rest and (not first or used + estimate_tokens(rest[0]) <= half):
-        used += estimate_tokens(rest[0])
-        first.append(rest.pop(0))
-    return [" ".join(first), " ".join(rest)] if rest else [" ".join(first)]

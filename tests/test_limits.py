@@ -192,7 +192,7 @@ def test_characters_and_chunks_are_capped_with_warnings():
 def parse_in_pool(settings, source: str, data: bytes):
     parsers = Parsers(settings)
     try:
-        return parsers.submit(source, (source, data, "d", 400, 50)).result()
+        return parsers.submit(source, (source, data, "d", 400, 50, None)).result()
     finally:
         parsers.close()
 

@@ -9,7 +9,7 @@ import pytest
 
 from ingest import chunking
 from ingest.chunker import chunk_document, embed_heading
-from ingest.pipeline import WINDOW_SLACK
+from ingest.chunking import WINDOW_SLACK
 from ingest.run import ingest_paths
 from rag.errors import ChunkingChanged
 from rag.models import Document, Section
@@ -73,8 +73,8 @@ def test_inputs_the_model_rejects_as_too_long_are_split_and_retried(kb, docs, ol
     reference = ingest_paths(kb, collection, [str(docs)])
     assert reference.ok
     expected = {
-        r.source: kb.catalog.chunk_ids(collection, r.doc_id)
-        for r in kb.catalog.documents(collection)
+        r.source: kb.chunk_ids(collection, r.doc_id)
+        for r in kb.documents(collection)
     }
     kb.drop_collection(collection)
     # The window /api/show reports stays large; the model now accepts only 40 tokens per input.
@@ -82,8 +82,8 @@ def test_inputs_the_model_rejects_as_too_long_are_split_and_retried(kb, docs, ol
     report = ingest_paths(kb, collection, [str(docs)])
     assert report.ok, report.to_dict()
     got = {
-        r.source: kb.catalog.chunk_ids(collection, r.doc_id)
-        for r in kb.catalog.documents(collection)
+        r.source: kb.chunk_ids(collection, r.doc_id)
+        for r in kb.documents(collection)
     }
     assert got == expected  # nothing dropped, same chunks
     assert set(kb.store.ids(collection)) == {c for ids in got.values() for c in ids}
