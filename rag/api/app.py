@@ -6,12 +6,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from rag import __version__
 from rag.api import problems
-from rag.api.deps import AppState, require_api_key
+from rag.api.deps import ADMIN, READ, AppState
 from rag.api.limits import BodyLimit
 from rag.api.routes import (
     ask,
@@ -19,6 +19,7 @@ from rag.api.routes import (
     documents,
     generate,
     health,
+    metrics,
     ollama_compat,
     openai_compat,
     search,
@@ -28,6 +29,7 @@ from rag.api.routes import (
 from rag.config import Settings
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
+from rag.metrics import count_ollama_retries
 
 log = logging.getLogger("rag.api")
 
@@ -41,6 +43,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kb = KnowledgeBase(settings, role="serve", url=url).open()
         app.state.rag = AppState(settings, kb)
+        count_ollama_retries()
         warm_up(kb)
         try:
             yield
@@ -54,6 +57,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(BodyLimit, upload_mb=settings.max_upload_mb, body_mb=settings.max_body_mb)
     if settings.cors_origins:
         app.add_middleware(
@@ -64,10 +68,10 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         )
     app.include_router(health.router)
     app.include_router(ui.router)  # the page itself is public; its API calls carry the key
-    protected = [Depends(require_api_key)]
     app.include_router(ollama_compat.probe)  # HEAD /, public like the page
     for module in (ask, search, documents, collections, openai_compat, ollama_compat, generate):
-        app.include_router(module.router, dependencies=protected)
+        app.include_router(module.router, dependencies=[READ])  # writes add WRITE
+    app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [ADMIN])
     app.include_router(unsupported.router)  # last: only paths no route serves
     return app
 

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Header, Query, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from rag.api.deps import KB, State
+from rag.api.deps import KB, WRITE, State
 from rag.api.schemas import (
     ChunkWindow,
     Deleted,
@@ -24,7 +24,7 @@ from rag.api.schemas import (
     IngestSummary,
     LocalIngest,
 )
-from rag.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized
+from rag.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
 from rag.filetypes import listing
 from rag.lock import local_token
 
@@ -32,7 +32,7 @@ router = APIRouter(tags=["documents"])
 CollectionParam = Annotated[str | None, Query(description="knowledge base (default: configured)")]
 
 
-@router.post("/documents")
+@router.post("/documents", dependencies=[WRITE])
 async def upload(
     state: State,
     files: Annotated[list[UploadFile], File(description=f"one or more {listing()} files")],
@@ -83,7 +83,7 @@ def get_document(doc_id: str, kb: KB, collection: CollectionParam = None) -> Doc
     return DocumentOut.of(record)
 
 
-@router.delete("/documents/{doc_id}")
+@router.delete("/documents/{doc_id}", dependencies=[WRITE])
 def delete_document(doc_id: str, state: State, collection: CollectionParam = None) -> Deleted:
     """Remove a document and its chunks."""
     kb = state.kb
@@ -95,7 +95,7 @@ def delete_document(doc_id: str, state: State, collection: CollectionParam = Non
     return Deleted(deleted=DocumentOut.of(record), collection=name)
 
 
-@router.post("/documents/local", include_in_schema=False)
+@router.post("/documents/local", include_in_schema=False, dependencies=[WRITE])
 async def ingest_local(
     payload: LocalIngest,
     request: Request,
@@ -132,7 +132,7 @@ def _check_local(request: Request, token: str, store_path: os.PathLike[str]) -> 
     except ValueError:
         loopback = False
     if not (expected and loopback and hmac.compare_digest(token.encode(), expected.encode())):
-        raise Unauthorized("local ingest needs a loopback request with the store owner's token")
+        raise Forbidden("local ingest needs a loopback request with the store owner's token")
 
 
 @router.get("/chunks/{chunk_id}")

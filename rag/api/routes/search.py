@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from rag.api.deps import KB
 from rag.api.schemas import SearchRequest, SearchResponse
+from rag.metrics import observe_timings
 from rag.retrieve import Filters, retrieve
 
 router = APIRouter(tags=["search"])
@@ -24,4 +25,5 @@ def search(body: SearchRequest, kb: KB) -> SearchResponse:
         mode=body.mode,
         explain=body.explain,
     )
+    observe_timings(result.timings, total="retrieve")
     return SearchResponse.of(body.query, collection, result)
