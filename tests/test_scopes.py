@@ -52,7 +52,7 @@ EXPECTED = {
     ("POST", "/api/embed"): "read",
     ("POST", "/api/embeddings"): "read",
     ("GET", "/metrics"): "admin",
-    # ("POST", "/mcp"): "read",
+    ("POST", "/mcp"): "read",
 }
 UNSUPPORTED = ("/v1/{rest:path}", "/api/{rest:path}")  # answer "not supported" to anyone
 

@@ -13,6 +13,7 @@ from rag import __version__
 from rag.api import problems
 from rag.api.deps import ADMIN, READ, AppState
 from rag.api.limits import BodyLimit
+from rag.api.mcp_server import KeyGuard, build_server
 from rag.api.routes import (
     ask,
     collections,
@@ -46,10 +47,12 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         count_ollama_retries()
         warm_up(kb)
         try:
-            yield
+            async with mcp.session_manager.run():  # the streamable HTTP sessions at /mcp
+                yield
         finally:
             kb.close()
 
+    mcp = build_server(lambda: app.state.rag.kb)
     app = FastAPI(
         title="Local RAG knowledge base",
         version=__version__,
@@ -72,6 +75,8 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
     for module in (ask, search, documents, collections, openai_compat, ollama_compat, generate):
         app.include_router(module.router, dependencies=[READ])  # writes add WRITE
     app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [ADMIN])
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=settings.host)
+    app.mount("/mcp", KeyGuard(mcp_app, settings))  # read scope, like search and ask
     app.include_router(unsupported.router)  # last: only paths no route serves
     return app
 
