@@ -49,7 +49,6 @@ class Settings:
     api_keys: tuple[ApiKey, ...] = ()  # `key:scope` entries; a bare key (or str) is admin
     api_keys_file: Path | None = None  # more keys, one `key:scope` per line
     metrics_public: bool = False  # /metrics without the admin scope
-    display_root: Path | None = None  # sources are shown relative to it (else their ingest root)
     cors_origins: tuple[str, ...] = ()
     max_upload_mb: float = 50.0  # per upload request (all its files together)
     max_body_mb: float = 4.0  # every other request body (JSON questions, chats)
@@ -279,7 +278,6 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "api_keys": ("RAG_API_KEYS", parse_keys),
     "api_keys_file": ("RAG_API_KEYS_FILE", Path),
     "metrics_public": ("RAG_METRICS_PUBLIC", _flag),
-    "display_root": ("RAG_DISPLAY_ROOT", Path),
     "cors_origins": ("RAG_CORS_ORIGINS", _csv),
     "max_upload_mb": ("RAG_MAX_UPLOAD_MB", _positive_float),
     "max_body_mb": ("RAG_MAX_BODY_MB", _positive_float),
