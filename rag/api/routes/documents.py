@@ -24,7 +24,7 @@ from rag.api.schemas import (
     IngestSummary,
     LocalIngest,
 )
-from rag.errors import BadRequest, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
+from rag.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from rag.filetypes import listing
 from rag.lock import local_token
 
@@ -132,7 +132,7 @@ def _check_local(request: Request, token: str, store_path: os.PathLike[str]) -> 
     except ValueError:
         loopback = False
     if not (expected and loopback and hmac.compare_digest(token.encode(), expected.encode())):
-        raise Forbidden("local ingest needs a loopback request with the store owner's token")
+        raise Unauthorized("local ingest needs a loopback request with the store owner's token")
 
 
 @router.get("/chunks/{chunk_id}")
