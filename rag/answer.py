@@ -13,6 +13,7 @@ from rag.citations import CitationFilter, check_citations, make_citations
 from rag.errors import BadRequest, RagError
 from rag.events import Done, Event, Retrieved, Token, Usage
 from rag.kb import KnowledgeBase
+from rag.metrics import observe_timings
 from rag.models import Answer
 from rag.prompts import (
     Prompt,
@@ -222,6 +223,7 @@ def answer_stream(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[Event]:
     done = yield from answer_kind(kb, request, opts, timings, started)
     timings["total"] = _ms(started)
     done.answer.timings = timings
+    observe_timings(timings)
     yield done
 
 
@@ -250,6 +252,7 @@ def _grounded(
     began = time.perf_counter()
     query, found = _retrieve(kb, request, query)
     timings["retrieve"] = _ms(began)
+    observe_timings({"embed": found.timings.get("embed", 0.0)})
     if (found.reason is not None or not found.hits) and not request.tools:
         # Nothing to ground an answer on: the chat model is not asked at all (unless it has
         # tools, which may answer what the documents do not).

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from rag.apikeys import ApiKey, normalized, parse_keys, read_keys_file
 from rag.errors import ConfigError
 
 COLLECTION_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9])?$")
@@ -48,7 +49,9 @@ class Settings:
     min_score: float | None = None
     embed_languages: tuple[str, ...] = ()  # languages the embedder covers; (): rag.embedders
     chat_num_ctx: int = 8192  # context window we ask the chat model for (num_ctx)
-    api_keys: tuple[str, ...] = ()
+    api_keys: tuple[ApiKey, ...] = ()  # `key:scope` entries; a bare key (or str) is admin
+    api_keys_file: Path | None = None  # more keys, one `key:scope` per line
+    metrics_public: bool = False  # /metrics without the admin scope
     cors_origins: tuple[str, ...] = ()
     max_upload_mb: float = 50.0  # per upload request (all its files together)
     max_body_mb: float = 4.0  # every other request body (JSON questions, chats)
@@ -100,7 +103,13 @@ class Settings:
             try:
                 values[name] = parse(raw.strip())
             except (ValueError, ConfigError) as exc:
-                raise ConfigError(f"invalid {var}={raw!r}: {exc}") from None
+                shown = var if var in SECRET_VARS else f"{var}={raw!r}"  # never echo a key
+                raise ConfigError(f"invalid {shown}: {exc}") from None
+        if values.get("api_keys_file"):
+            values["api_keys"] = (
+                *values.get("api_keys", ()),
+                *read_keys_file(values["api_keys_file"]),
+            )
         return cls(**values).validated()
 
     def validated(self) -> Settings:
@@ -109,6 +118,9 @@ class Settings:
             raise ConfigError(collection_message(self.collection))
         if self.chunk_overlap >= self.chunk_tokens:
             raise ConfigError("RAG_CHUNK_OVERLAP must be smaller than RAG_CHUNK_TOKENS")
+        keys = normalized(self.api_keys)
+        if keys != self.api_keys:  # plain strings (tests, older callers) become admin keys
+            object.__setattr__(self, "api_keys", keys)
         return self
 
     def with_(self, **changes: Any) -> Settings:
@@ -252,10 +264,19 @@ def _languages(raw: str) -> tuple[str, ...]:
     return codes
 
 
+def _flag(raw: str) -> bool:
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected 1 or 0")
+
+
 def _prefix(raw: str) -> str:
     return "" if raw.lower() in ("none", "off") else raw
 
 
+SECRET_VARS = {"RAG_API_KEYS"}
 _Parse = Callable[[str], Any]
 _FIELDS: dict[str, tuple[str, _Parse]] = {
     "ollama_host": ("OLLAMA_HOST", _host_list),
@@ -285,7 +306,9 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "min_score": ("RAG_MIN_SCORE", _score),
     "embed_languages": ("RAG_EMBED_LANGUAGES", _languages),
     "chat_num_ctx": ("RAG_CHAT_NUM_CTX", _positive_int),
-    "api_keys": ("RAG_API_KEYS", _csv),
+    "api_keys": ("RAG_API_KEYS", parse_keys),
+    "api_keys_file": ("RAG_API_KEYS_FILE", Path),
+    "metrics_public": ("RAG_METRICS_PUBLIC", _flag),
     "cors_origins": ("RAG_CORS_ORIGINS", _csv),
     "max_upload_mb": ("RAG_MAX_UPLOAD_MB", _positive_float),
     "max_body_mb": ("RAG_MAX_BODY_MB", _positive_float),

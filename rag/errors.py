@@ -5,6 +5,7 @@ RagError
 ├── BadRequest                   400  the caller sent something we cannot use
 │   └── PayloadTooLarge          413
 ├── Unauthorized                 401
+├── Forbidden                    403  the key lacks the scope the route needs
 ├── NotFound                     404  no such document / collection
 ├── Conflict                     409
 │   ├── StoreLocked                   another process owns the embedded store
@@ -79,6 +80,13 @@ class Unauthorized(RagError):
 
     status = 401
     title = "Unauthorized"
+
+
+class Forbidden(RagError):
+    """A valid API key without the scope the route needs."""
+
+    status = 403
+    title = "Forbidden"
 
 
 class NotFound(RagError):

@@ -29,6 +29,7 @@ from rag.catalog import Catalog
 from rag.config import Settings, check_collection
 from rag.errors import BadRequest, ConfigError, NotFound
 from rag.lock import StoreLock
+from rag.metrics import record_ingest
 from rag.models import Chunk, DocumentRecord
 from rag.ollama import ModelInfo, OllamaClient
 from rag.store import ChromaStore
@@ -214,6 +215,7 @@ class KnowledgeBase:
             collection, [(v.record, v.mtime_ns, v.chunks) for v in versions]
         )
         self._discard(collection, old, settled=ids)
+        record_ingest(collection, len(versions), len(ids))
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
         """Record a new file stat for an unchanged document (same hash, new mtime)."""

@@ -72,19 +72,13 @@ def test_inputs_the_model_rejects_as_too_long_are_split_and_retried(kb, docs, ol
     collection = kb.settings.collection
     reference = ingest_paths(kb, collection, [str(docs)])
     assert reference.ok
-    expected = {
-        r.source: kb.chunk_ids(collection, r.doc_id)
-        for r in kb.documents(collection)
-    }
+    expected = {r.source: kb.chunk_ids(collection, r.doc_id) for r in kb.documents(collection)}
     kb.drop_collection(collection)
     # The window /api/show reports stays large; the model now accepts only 40 tokens per input.
     ollama.configure(embed_ctx=40)
     report = ingest_paths(kb, collection, [str(docs)])
     assert report.ok, report.to_dict()
-    got = {
-        r.source: kb.chunk_ids(collection, r.doc_id)
-        for r in kb.documents(collection)
-    }
+    got = {r.source: kb.chunk_ids(collection, r.doc_id) for r in kb.documents(collection)}
     assert got == expected  # nothing dropped, same chunks
     assert set(kb.store.ids(collection)) == {c for ids in got.values() for c in ids}
     hit = retrieve(kb, collection, "How many days of annual leave?", 3).hits[0]

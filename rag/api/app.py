@@ -6,19 +6,21 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from rag import __version__
 from rag.api import problems
-from rag.api.deps import AppState, require_api_key
+from rag.api.deps import ADMIN, READ, AppState
 from rag.api.limits import BodyLimit
+from rag.api.mcp_server import KeyGuard, build_server
 from rag.api.routes import (
     ask,
     collections,
     documents,
     generate,
     health,
+    metrics,
     ollama_compat,
     openai_compat,
     search,
@@ -28,6 +30,7 @@ from rag.api.routes import (
 from rag.config import Settings
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
+from rag.metrics import count_ollama_retries
 
 log = logging.getLogger("rag.api")
 
@@ -43,12 +46,15 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         for name in kb.collection_counts():  # a serve killed mid-write left its journal behind
             kb.repair(name)
         app.state.rag = AppState(settings, kb)
+        count_ollama_retries()
         warm_up(kb)
         try:
-            yield
+            async with mcp.session_manager.run():  # the streamable HTTP sessions at /mcp
+                yield
         finally:
             kb.close()
 
+    mcp = build_server(lambda: app.state.rag.kb)
     app = FastAPI(
         title="Local RAG knowledge base",
         version=__version__,
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         lifespan=lifespan,
     )
     problems.install(app)
+    app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(BodyLimit, upload_mb=settings.max_upload_mb, body_mb=settings.max_body_mb)
     if settings.cors_origins:
         app.add_middleware(
@@ -66,10 +73,12 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
         )
     app.include_router(health.router)
     app.include_router(ui.router)  # the page itself is public; its API calls carry the key
-    protected = [Depends(require_api_key)]
     app.include_router(ollama_compat.probe)  # HEAD /, public like the page
     for module in (ask, search, documents, collections, openai_compat, ollama_compat, generate):
-        app.include_router(module.router, dependencies=protected)
+        app.include_router(module.router, dependencies=[READ])  # writes add WRITE
+    app.include_router(metrics.router, dependencies=[] if settings.metrics_public else [ADMIN])
+    mcp_app = mcp.streamable_http_app(streamable_http_path="/", host=settings.host)
+    app.mount("/mcp", KeyGuard(mcp_app, settings))  # read scope, like search and ask
     app.include_router(unsupported.router)  # last: only paths no route serves
     return app
 

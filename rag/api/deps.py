@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from rag import apikeys
 from rag.config import Settings
-from rag.errors import Unauthorized
+from rag.errors import Forbidden, Unauthorized
 from rag.kb import KnowledgeBase
 
 
@@ -35,17 +36,36 @@ def get_kb(state: Annotated[AppState, Depends(get_state)]) -> KnowledgeBase:
     return state.kb
 
 
-def require_api_key(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
-    """When API keys are configured, demand `Authorization: Bearer <key>`."""
-    keys = state.settings.api_keys
+def authorize(settings: Settings, headers: Mapping[str, str], scope: str) -> None:
+    """When API keys are configured, demand `Authorization: Bearer <key>` with `scope`."""
+    keys = settings.api_keys
     if not keys:
         return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>`")
-    if not any(hmac.compare_digest(token.strip().encode(), k.encode()) for k in keys):
+    key = apikeys.match(keys, token.strip())
+    if key is None:
         raise Unauthorized("invalid API key")
+    if not key.allows(scope):
+        raise Forbidden(f"this API key has the '{key.scope}' scope; this route needs '{scope}'")
+
+
+def _scope(scope: str) -> Callable[..., None]:
+    def require(request: Request, state: Annotated[AppState, Depends(get_state)]) -> None:
+        authorize(state.settings, request.headers, scope)
+
+    require.__name__ = f"require_{scope}"
+    require.__doc__ = f"The request's API key must have the '{scope}' scope."
+    return require
+
+
+require_read = _scope("read")
+require_write = _scope("write")
+require_admin = _scope("admin")
+READ = Depends(require_read)  # search, ask, the compatible chat and embed routes, reads, MCP
+WRITE = Depends(require_write)  # upload, delete, the CLI's local ingest
+ADMIN = Depends(require_admin)  # metrics (and everything else)
 
 
 State = Annotated[AppState, Depends(get_state)]

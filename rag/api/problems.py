@@ -10,7 +10,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import RagError
+from rag.errors import ModelNotPulled, OllamaError, OllamaUnavailable, RagError
+from rag.metrics import record_ollama_error
+
+OLLAMA_FAILURES = (OllamaError, OllamaUnavailable, ModelNotPulled)
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -30,6 +33,8 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
 
 def problem_body(exc: BaseException) -> dict[str, Any]:
     """The problem fields for an exception (used inside streams, where headers are gone)."""
+    if isinstance(exc, OLLAMA_FAILURES):
+        record_ollama_error(exc)
     if isinstance(exc, RagError):
         return {"status": exc.status, "title": exc.title, "detail": exc.public}
     return {"status": 500, "title": "Internal error", "detail": "unexpected error; see the log"}
@@ -40,6 +45,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
+        if isinstance(exc, OLLAMA_FAILURES):
+            record_ollama_error(exc)
         return problem(exc.status, exc.title, exc.public)
 
     @app.exception_handler(RequestValidationError)

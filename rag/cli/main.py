@@ -21,6 +21,7 @@ from rag.cli.common import (
     show,
 )
 from rag.cli.manage import MANAGE_COMMANDS
+from rag.cli.mcp import add_mcp
 from rag.cli.parser import RagParser
 from rag.cli.query import add_ask, add_search, add_serve
 from rag.config import Settings
@@ -130,6 +131,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     add_search,
     add_ask,
     add_serve,
+    add_mcp,
     *MANAGE_COMMANDS,
     add_eval_parser,
 ]

@@ -173,6 +173,8 @@ def add_serve(sub: Any) -> None:
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     """Run uvicorn on the app."""
+    import tempfile
+
     import uvicorn
 
     from rag.api.app import create_app
@@ -188,13 +190,16 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
                 "run `chroma run --path data/chroma-server --port 8001` and set CHROMA_URL"
             )
         os.environ.update(RAG_HOST=settings.host, RAG_PORT=str(settings.port))
-        uvicorn.run(
-            "rag.api.app:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=args.workers,
-        )
+        with tempfile.TemporaryDirectory(prefix="rag-metrics-") as samples:
+            # Workers share their /metrics samples through files (prometheus-client multiprocess).
+            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", samples)
+            uvicorn.run(
+                "rag.api.app:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=args.workers,
+            )
         return EXIT_OK
     lock = None
     if not settings.chroma_url:  # fail here with a clear message, not inside uvicorn's startup

@@ -10,12 +10,14 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
+from rag.apikeys import pick
 from rag.cli.common import Body, check_exists, resolved
 from rag.config import Settings, check_collection
 from rag.errors import (
     BadRequest,
     ConfigError,
     Conflict,
+    Forbidden,
     NotFound,
     OllamaError,
     PayloadTooLarge,
@@ -27,7 +29,7 @@ from rag.errors import (
 ERRORS: dict[int, type[RagError]] = {
     400: BadRequest,
     401: Unauthorized,
-    403: Unauthorized,
+    403: Forbidden,
     404: NotFound,
     409: Conflict,
     413: PayloadTooLarge,
@@ -61,8 +63,7 @@ class Remote:
         self.settings = settings
         self.url = client_url(str(owner["url"]))
         self.token = str(owner.get("token") or "")
-        headers = {"Authorization": f"Bearer {settings.api_keys[0]}"} if settings.api_keys else {}
-        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=None)
+        self.http = httpx.Client(base_url=self.url, timeout=None)
 
     def __enter__(self) -> Remote:
         return self
@@ -70,9 +71,22 @@ class Remote:
     def __exit__(self, *exc: object) -> None:
         self.http.close()
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Body:
+    def auth(self, scope: str) -> dict[str, str]:
+        """The Authorization header of the configured key with the least scope that suffices."""
+        if not self.settings.api_keys:
+            return {}
+        key = pick(self.settings.api_keys, scope)
+        if key is None:
+            raise Forbidden(
+                f"this needs an API key with the '{scope}' scope (or admin): add one to "
+                "RAG_API_KEYS as `key:{scope}` (the configured keys have less)"
+            )
+        return {"Authorization": f"Bearer {key.key}"}
+
+    def _call(self, method: str, path: str, scope: str = "read", **kwargs: Any) -> Body:
+        headers = {**kwargs.pop("headers", {}), **self.auth(scope)}
         try:
-            response = self.http.request(method, path, **kwargs)
+            response = self.http.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"cannot reach `rag serve` at {self.url}: {exc}") from None
         if response.status_code >= 400:
@@ -109,7 +123,9 @@ class Remote:
         """Streamed POST /ask: token texts, then the answer body."""
         payload = {"question": question, "collection": collection, "stream": True, **options}
         try:
-            with self.http.stream("POST", "/ask", json=payload) as response:
+            with self.http.stream(
+                "POST", "/ask", json=payload, headers=self.auth("read")
+            ) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise _error(response)
@@ -127,7 +143,7 @@ class Remote:
         if not match:
             raise NotFound(f"no document {ref!r} in collection '{collection}'")
         path = f"/documents/{quote(match[0]['id'], safe='')}"
-        done = self._call("DELETE", path, params={"collection": collection})
+        done = self._call("DELETE", path, "write", params={"collection": collection})
         return {"collection": done["collection"], "deleted": done["deleted"]}
 
     def ingest(
@@ -143,6 +159,7 @@ class Remote:
         summary = self._call(
             "POST",
             "/documents/local",
+            "write",
             params={"collection": collection},
             json={"paths": list(absolute), "prune": prune, "rechunk": rechunk},
             headers={"X-Rag-Local-Token": self.token},

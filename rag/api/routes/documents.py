@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Header, Query, Request, Response, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from rag.api.deps import KB, State
+from rag.api.deps import KB, WRITE, State
 from rag.api.schemas import (
     ChunkWindow,
     Deleted,
@@ -34,6 +34,7 @@ CollectionParam = Annotated[str | None, Query(description="knowledge base (defau
 
 @router.post(
     "/documents",
+    dependencies=[WRITE],
     responses={422: {"model": IngestSummary, "description": "no file could be ingested"}},
 )
 async def upload(
@@ -90,7 +91,7 @@ def get_document(doc_id: str, kb: KB, collection: CollectionParam = None) -> Doc
     return DocumentOut.of(record)
 
 
-@router.delete("/documents/{doc_id}")
+@router.delete("/documents/{doc_id}", dependencies=[WRITE])
 def delete_document(doc_id: str, state: State, collection: CollectionParam = None) -> Deleted:
     """Remove a document and its chunks."""
     kb = state.kb
@@ -102,7 +103,7 @@ def delete_document(doc_id: str, state: State, collection: CollectionParam = Non
     return Deleted(deleted=DocumentOut.of(record), collection=name)
 
 
-@router.post("/documents/local", include_in_schema=False)
+@router.post("/documents/local", include_in_schema=False, dependencies=[WRITE])
 async def ingest_local(
     payload: LocalIngest,
     request: Request,

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from rag.api.deps import State, require_api_key
+from rag.api.deps import State, authorize
 from rag.errors import Unauthorized
 from rag.health import check_ollama, check_store
 
@@ -36,7 +36,7 @@ def health(request: Request, state: State) -> JSONResponse:
         failed = [f"{name}: {c['detail']}" for name, c in checks.items() if not c["ok"]]
         body["reason"] = "; ".join(failed)
     try:
-        require_api_key(request, state)
+        authorize(state.settings, request.headers, "read")
     except Unauthorized:
         body = {"status": body["status"]}
     return JSONResponse(body, status_code=200 if ok else 503)

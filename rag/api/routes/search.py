@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from rag.api.deps import KB
 from rag.api.schemas import SearchRequest, SearchResponse
 from rag.kb import KnowledgeBase
+from rag.metrics import observe_timings
 from rag.retrieve import Filters, retrieve
 
 router = APIRouter(tags=["search"])
@@ -34,4 +35,5 @@ def run_search(kb: KnowledgeBase, request: SearchRequest) -> SearchResponse:
         mode=request.mode,
         explain=request.explain,
     )
+    observe_timings(result.timings, total="retrieve")
     return SearchResponse.of(request.query, collection, result, top_k if grouped else None)
