@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from ingest import chunking
 from ingest.jobs import Job, Parsing, embed_text, version_of
@@ -140,7 +141,7 @@ class Pipeline:
                 self._fatal = exc
             self._stop.set()
 
-    def _put(self, target: queue.Queue, item: object) -> bool:
+    def _put(self, target: queue.Queue[Any], item: object) -> bool:
         while not self._stop.is_set():
             try:
                 target.put(item, timeout=0.1)

@@ -12,6 +12,7 @@ from typing import Any
 from rag.citations import CitationFilter, check_citations, make_citations
 from rag.errors import BadRequest, RagError
 from rag.events import Done, Event, Retrieved, Token, Usage
+from rag.filters import Filters
 from rag.kb import KnowledgeBase
 from rag.metrics import observe_timings
 from rag.models import Answer
@@ -26,7 +27,7 @@ from rag.prompts import (
     refusal_sentence,
     rewrite_messages,
 )
-from rag.retrieve import Filters, Retrieval, retrieve
+from rag.retrieve import Retrieval, retrieve
 from rag.smalltalk import classify, small_talk_reply
 
 log = logging.getLogger(__name__)
@@ -106,15 +107,15 @@ class AnswerRequest:
 
     collection: str
     question: str
-    messages: list[dict] | None = None  # earlier turns, oldest first
+    messages: list[dict[str, Any]] | None = None  # earlier turns, oldest first
     filters: Filters | None = None
     top_k: int | None = None  # default: the top_k setting
     num_ctx: int | None = None  # default: options' num_ctx, else RAG_CHAT_NUM_CTX
-    options: dict | None = None  # Ollama options over our defaults
+    options: dict[str, Any] | None = None  # Ollama options over our defaults
     system: str = ""  # the client's own system prompt: style instructions after our rules
-    tools: list | None = None  # Ollama-shaped tools, passed to the chat model
+    tools: list[Any] | None = None  # Ollama-shaped tools, passed to the chat model
     format: Any = None  # Ollama's `format`: "json" or a JSON schema (structured output)
-    after: list | None = None  # tool calls and tool results sent after the question
+    after: list[Any] | None = None  # tool calls and tool results sent after the question
 
     def extra(self) -> dict[str, Any]:
         """The top-level /api/chat fields this request adds (tools, format)."""
@@ -150,7 +151,7 @@ def _generate(
     shown: CitationFilter | None,
     request: AnswerRequest,
     options: dict[str, Any],
-    timings: dict,
+    timings: dict[str, Any],
     started: float,
 ) -> Generator[Token, None, _Output]:
     """Stream the model's text (invalid `[n]` filtered out unless shown is None)."""
@@ -228,7 +229,11 @@ def answer_stream(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[Event]:
 
 
 def _task(
-    kb: KnowledgeBase, request: AnswerRequest, opts: dict[str, Any], timings: dict, started: float
+    kb: KnowledgeBase,
+    request: AnswerRequest,
+    opts: dict[str, Any],
+    timings: dict[str, Any],
+    started: float,
 ) -> Generator[Event, None, Done]:
     """A front end's task prompt (title, tags, follow-ups): the model answers it ungrounded."""
     system = [{"role": "system", "content": request.system}] if request.system.strip() else []
@@ -240,7 +245,11 @@ def _task(
 
 
 def _grounded(
-    kb: KnowledgeBase, request: AnswerRequest, opts: dict[str, Any], timings: dict, started: float
+    kb: KnowledgeBase,
+    request: AnswerRequest,
+    opts: dict[str, Any],
+    timings: dict[str, Any],
+    started: float,
 ) -> Generator[Event, None, Done]:
     """Rewrite, retrieve, and answer from the sources (or refuse without asking the model)."""
     question = request.question.strip()

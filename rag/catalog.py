@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rag import lexical
 from rag.models import Chunk, DocumentRecord
@@ -128,9 +129,9 @@ class Catalog:
             rows = self._db.execute("SELECT DISTINCT collection FROM documents ORDER BY 1")
             return [row[0] for row in rows.fetchall()]
 
-    def chunks_by_ids(self, collection: str, chunk_ids: list[str]) -> dict[str, dict]:
+    def chunks_by_ids(self, collection: str, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Committed chunks by id (ids that are not committed are absent from the result)."""
-        out: dict[str, dict] = {}
+        out: dict[str, dict[str, Any]] = {}
         with self._lock:
             for start in range(0, len(chunk_ids), 500):
                 part = chunk_ids[start : start + 500]
@@ -145,7 +146,7 @@ class Catalog:
 
     def keyword_search(
         self, collection: str, terms: list[str], limit: int, doc_ids: Iterable[str] | None = None
-    ) -> list[tuple[dict, float]]:
+    ) -> list[tuple[dict[str, Any], float]]:
         """Chunks with any of the terms (see rag.lexical), best first, -bm25 as a positive score."""
         with self._lock:
             rows = lexical.search(self._db, collection, terms, limit, doc_ids)
@@ -327,7 +328,7 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _record(row: tuple) -> DocumentRecord:
+def _record(row: tuple[Any, ...]) -> DocumentRecord:
     doc_id, source, sha, kind, chunks, pages, size, _mtime, at, warnings = row
     return DocumentRecord(
         doc_id=doc_id,
@@ -342,7 +343,7 @@ def _record(row: tuple) -> DocumentRecord:
     )
 
 
-def _hit_row(row: tuple) -> dict:
+def _hit_row(row: tuple[Any, ...]) -> dict[str, Any]:
     chunk_id, doc_id, idx, source, text, heading, page, page_label = row
     return {
         "chunk_id": chunk_id,

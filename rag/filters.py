@@ -41,7 +41,7 @@ class Filters:
         self.kinds = [_kind(k) for k in self.kinds]
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> Filters:
+    def from_dict(cls, data: dict[str, Any] | None) -> Filters:
         """Filters from a JSON object: source (str or list), kind (str or list), ingested_after."""
         if data is None:
             return cls()

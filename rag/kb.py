@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import numpy as np
 
@@ -152,7 +153,7 @@ class KnowledgeBase:
         """Ids of a document's committed chunks, in order."""
         return self._cat.chunk_ids(collection, doc_id)
 
-    def chunks(self, collection: str, chunk_ids: list[str]) -> dict[str, dict]:
+    def chunks(self, collection: str, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Committed chunks by id (text, heading, page, doc_id, index); unknown ids are absent."""
         return self._cat.chunks_by_ids(collection, chunk_ids)
 
@@ -185,13 +186,13 @@ class KnowledgeBase:
 
     def keyword_search(
         self, collection: str, terms: list[str], limit: int, doc_ids: Iterable[str] | None = None
-    ) -> list[tuple[dict, float]]:
+    ) -> list[tuple[dict[str, Any], float]]:
         """Committed chunks with any of the terms, best first (see Catalog.keyword_search)."""
         return self._cat.keyword_search(collection, terms, limit, doc_ids)
 
     def nearest(
         self, collection: str, vector: Sequence[float], n: int
-    ) -> tuple[list[tuple[dict, float]], bool]:
+    ) -> tuple[list[tuple[dict[str, Any], float]], bool]:
         """Up to n nearest committed chunks (row, cosine), best first; and if the index ran out."""
         pairs = self.store.query(collection, self.settings.embed_model, vector, n)
         # Vectors of an interrupted run may be in the store but not committed: the catalog decides.

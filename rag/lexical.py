@@ -25,6 +25,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable
+from typing import Any
 
 FTS_TABLE = "chunks_fts"  # words as written (diacritics folded): every language
 STEM_TABLE = "chunks_fts_en"  # the same words through FTS5's porter stemmer: English queries
@@ -134,7 +135,7 @@ def search(
     terms: list[str],
     limit: int,
     doc_ids: Iterable[str] | None = None,
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Rows matching any of the terms, best first; the last column is bm25 (lower is better)."""
     table = table_for(terms)
     expression = match_expression(_weighty(db, table, terms))

@@ -92,7 +92,7 @@ def exposition(store: dict[str, tuple[int, int]]) -> bytes:
     metrics()
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         text = generate_latest(registry)
     else:
         text = generate_latest()

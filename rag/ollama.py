@@ -193,7 +193,9 @@ class OllamaClient:
 
     # -- chat ------------------------------------------------------------------------------
 
-    def chat(self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None) -> dict:
+    def chat(
+        self, messages: list[dict[str, Any]], options: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """One non-streaming chat completion; returns Ollama's response object."""
         body = self._chat_body(messages, options, stream=False)
         data = self._call("POST", "/api/chat", body, model=self.settings.chat_model)
@@ -206,7 +208,7 @@ class OllamaClient:
         messages: list[dict[str, Any]],
         options: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
-    ) -> Iterator[dict]:
+    ) -> Iterator[dict[str, Any]]:
         """Stream chat chunks as Ollama sends them; the last one has `done: true`.
 
         A stream that ends without that object raises StreamCut: its text is not a whole answer.
@@ -228,7 +230,7 @@ class OllamaClient:
             response.close()
         raise StreamCut(CUT_MESSAGE)
 
-    def _open_stream(self, body: dict) -> tuple[httpx.Response, Host, Deadline]:
+    def _open_stream(self, body: dict[str, Any]) -> tuple[httpx.Response, Host, Deadline]:
         """Send a streaming request to a healthy host, retrying until the headers arrive."""
         for attempt, host in self._attempts(self.settings.ollama_retries):
             with attempt, self.pool.use(host):
@@ -239,7 +241,9 @@ class OllamaClient:
                 return response, host, deadline
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _chat_body(self, messages: list[dict], options: dict | None, stream: bool) -> dict:
+    def _chat_body(
+        self, messages: list[dict[str, Any]], options: dict[str, Any] | None, stream: bool
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.settings.chat_model,
             "messages": messages,
@@ -259,12 +263,12 @@ class OllamaClient:
         self,
         method: str,
         path: str,
-        body: dict | None = None,
+        body: dict[str, Any] | None = None,
         model: str | None = None,
         retries: int | None = None,
         host: Host | None = None,
         units: int = 1,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Send one request with retries on transient faults; return the JSON body.
 
         Without a fixed host each try goes to the least loaded healthy one, so a retry after a
@@ -285,7 +289,7 @@ class OllamaClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, host: Host, method: str, path: str, body: dict | None, deadline: Deadline
+        self, host: Host, method: str, path: str, body: dict[str, Any] | None, deadline: Deadline
     ) -> httpx.Response:
         """Send a request and return once its headers are in; the body is read by the caller."""
         settings = self.settings

@@ -107,7 +107,7 @@ def error_text(body: bytes, reason: str) -> str:
     try:
         data = json.loads(body)
         if isinstance(data, dict) and isinstance(data.get("error"), str):
-            return data["error"]
+            return str(data["error"])
     except ValueError:
         pass
     return body.decode("utf-8", "replace").strip()[:300] or reason
@@ -134,7 +134,8 @@ def checked_vectors(raw: Any, count: int, dims: int | None, model: str) -> list[
     if not np.isfinite(array).all():
         bad = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
         _bad(f"embedding {bad} holds NaN, infinite or null values")
-    return array.tolist()
+    vectors: list[list[float]] = array.tolist()
+    return vectors
 
 
 def _bad(problem: str) -> NoReturn:

@@ -169,7 +169,7 @@ def build_prompt(
     num_ctx: int,
     answer_room: int,
     style: str = "",
-    after: list[dict] | None = None,
+    after: list[dict[str, Any]] | None = None,
 ) -> Prompt:
     """Messages whose estimate + answer_room fits num_ctx; low-ranked sources dropped first.
 
@@ -248,7 +248,7 @@ def fallback_query(history: list[dict[str, str]], question: str) -> str:
     return f"{last} {question}".strip()
 
 
-def clean_history(messages: list[dict] | None, question: str) -> list[dict[str, str]]:
+def clean_history(messages: list[dict[str, Any]] | None, question: str) -> list[dict[str, str]]:
     """User/assistant turns safe to send: no refusals, no stale citation numbers."""
     out: list[dict[str, str]] = []
     for message in messages or []:

@@ -196,7 +196,9 @@ class _Search:
             for rank, (row, score) in enumerate(found, 1)
         ]
 
-    def _dense_fetch(self, vector: list[float], n: int) -> tuple[list[tuple[dict, float]], bool]:
+    def _dense_fetch(
+        self, vector: list[float], n: int
+    ) -> tuple[list[tuple[dict[str, Any], float]], bool]:
         found, exhausted = self.kb.nearest(self.collection, vector, n)  # committed chunks only
         if self.doc_ids is not None:
             found = [(row, score) for row, score in found if row["doc_id"] in self.doc_ids]
@@ -234,7 +236,7 @@ def _fuse(
     return sorted(merged.values(), key=_order)
 
 
-def _order(cand: _Candidate) -> tuple:
+def _order(cand: _Candidate) -> tuple[Any, ...]:
     ranks = [r for r in (cand.dense_rank, cand.keyword_rank) if r is not None]
     return (-cand.fused, min(ranks), cand.dense_rank or math.inf, cand.row["chunk_id"])
 

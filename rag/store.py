@@ -112,7 +112,12 @@ class ChromaStore:
 
     @_translated
     def upsert(
-        self, kb: str, model: str, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[dict]
+        self,
+        kb: str,
+        model: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metas: Sequence[dict[str, Any]],
     ) -> None:
         """Write vectors (replacing same ids) in batches within Chroma's limit."""
         if not ids:

@@ -9,7 +9,7 @@ catalog, so a store holds ids, vectors and opaque metadata only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,7 +36,12 @@ class VectorStore(Protocol):
         ...
 
     def upsert(
-        self, kb: str, model: str, ids: Sequence[str], vectors: np.ndarray, metas: Sequence[dict]
+        self,
+        kb: str,
+        model: str,
+        ids: Sequence[str],
+        vectors: np.ndarray,
+        metas: Sequence[dict[str, Any]],
     ) -> None:
         """Write vectors (replacing same ids), creating and pinning the collection if new."""
         ...

@@ -38,17 +38,19 @@ def build_server(kb_of: Callable[[], KnowledgeBase]) -> MCPServer:
         return await anyio.to_thread.run_sync(fn, *args)
 
     @server.tool()
-    async def search(query: str, collection: str | None = None, top_k: int | None = None) -> dict:
+    async def search(
+        query: str, collection: str | None = None, top_k: int | None = None
+    ) -> dict[str, Any]:
         """Best passages for a query (hybrid dense + keyword), with source, page and score."""
         return await run(_search, kb_of(), query, collection, top_k)
 
     @server.tool()
-    async def ask(question: str, collection: str | None = None) -> dict:
+    async def ask(question: str, collection: str | None = None) -> dict[str, Any]:
         """A grounded answer with checked [n] citations, or an honest refusal."""
         return await run(_ask, kb_of(), question, collection)
 
     @server.tool()
-    async def list_collections() -> dict:
+    async def list_collections() -> dict[str, Any]:
         """The knowledge bases with their document and chunk counts."""
         kb = kb_of()
         return await run(
@@ -56,14 +58,16 @@ def build_server(kb_of: Callable[[], KnowledgeBase]) -> MCPServer:
         )
 
     @server.tool()
-    async def list_documents(collection: str | None = None) -> dict:
+    async def list_documents(collection: str | None = None) -> dict[str, Any]:
         """The documents of a collection: id, source, pages, chunks, ingested at."""
         return await run(_documents, kb_of(), collection)
 
     return server
 
 
-def _search(kb: KnowledgeBase, query: str, collection: str | None, top_k: int | None) -> dict:
+def _search(
+    kb: KnowledgeBase, query: str, collection: str | None, top_k: int | None
+) -> dict[str, Any]:
     name = kb.collection(collection)
     found = retrieve(
         kb, name, query, top_k=top_k or kb.settings.top_k, filters=Filters.from_dict(None)
@@ -71,12 +75,12 @@ def _search(kb: KnowledgeBase, query: str, collection: str | None, top_k: int | 
     return body(SearchResponse.of(query, name, found))
 
 
-def _ask(kb: KnowledgeBase, question: str, collection: str | None) -> dict:
+def _ask(kb: KnowledgeBase, question: str, collection: str | None) -> dict[str, Any]:
     request = AnswerRequest(collection=kb.collection(collection), question=question)
     return body(AnswerOut.of(answer(kb, request)))
 
 
-def _documents(kb: KnowledgeBase, collection: str | None) -> dict:
+def _documents(kb: KnowledgeBase, collection: str | None) -> dict[str, Any]:
     name = kb.collection(collection)
     return body(DocumentList.of(name, kb.documents(name)))
 

@@ -41,7 +41,7 @@ class Backend(Protocol):
         collection: str,
         paths: list[str],
         prune: bool,
-        on_progress: Callable | None,
+        on_progress: Callable[..., Any] | None,
         rechunk: bool = False,
     ) -> Body: ...
 
@@ -75,7 +75,7 @@ class Local:
         """Tokens of the answer as they come, then the POST /ask body."""
         from rag.answer import AnswerRequest, answer_stream
         from rag.events import Done, Token
-        from rag.retrieve import Filters
+        from rag.filters import Filters
 
         filters = Filters.from_dict(options.get("filters"))
         request = AnswerRequest(collection, question, None, filters, options.get("top_k"))
@@ -95,7 +95,7 @@ class Local:
         collection: str,
         paths: list[str],
         prune: bool,
-        on_progress: Callable | None,
+        on_progress: Callable[..., Any] | None,
         rechunk: bool = False,
     ) -> Body:
         """The ingest pipeline on paths; the summary."""

@@ -46,7 +46,7 @@ def raw_eta(progress: Any, now: float) -> float | None:
     if expected is None or progress.chunks_embedded <= 0 or elapsed < SETTLE_S:
         return None
     rate = progress.chunks_embedded / elapsed
-    return max(0.0, expected - progress.chunks_embedded) / rate
+    return float(max(0.0, expected - progress.chunks_embedded) / rate)
 
 
 class Countdown:

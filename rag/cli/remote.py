@@ -151,7 +151,7 @@ class Remote:
         collection: str,
         paths: list[str],
         prune: bool,
-        on_progress: Callable | None,
+        on_progress: Callable[..., Any] | None,
         rechunk: bool = False,
     ) -> Body:
         """POST /documents/local with absolute paths (the server reads the same files)."""

@@ -20,7 +20,7 @@ from rag.api.deps import KB
 from rag.api.problems import problem_body
 from rag.api.schemas import AnswerOut, AskRequest, body
 from rag.events import Event, Retrieved, Token
-from rag.retrieve import Filters
+from rag.filters import Filters
 
 router = APIRouter(tags=["ask"])
 STREAMS = {

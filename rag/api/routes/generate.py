@@ -32,7 +32,7 @@ from rag.api.wire import json_body
 from rag.errors import BadRequest, InputTooLong
 from rag.events import Done
 from rag.kb import KnowledgeBase
-from rag.prompts import estimate_tokens
+from rag.tokens import estimate_tokens
 
 router = APIRouter(tags=["ollama"], route_class=OllamaRoute)
 

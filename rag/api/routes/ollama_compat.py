@@ -225,7 +225,9 @@ def is_zero(keep_alive: float | str | None) -> bool:
     return keep_alive is not None and keep_alive == 0
 
 
-def _message(model: str, text: str, tool_calls: list[dict[str, Any]] | None = None) -> dict:
+def _message(
+    model: str, text: str, tool_calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text}
     if tool_calls:
         message["tool_calls"] = tool_calls

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from rag.api.deps import KB
 from rag.api.schemas import SearchRequest, SearchResponse
+from rag.filters import Filters
 from rag.kb import KnowledgeBase
 from rag.metrics import observe_timings
-from rag.retrieve import Filters, retrieve
+from rag.retrieve import retrieve
 
 router = APIRouter(tags=["search"])
 # Chunks fetched per document asked for when grouping: most documents match with 1-3 chunks.
