@@ -100,39 +100,40 @@ def parse_pdf(doc: Document, data: bytes, limits: ParseLimits) -> None:
 
 
 def _open_pdf(data: bytes) -> PdfReader:
-    try:
+    with _reading_pdf():
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted and not reader.decrypt(""):
             raise EncryptedDocument(
                 "encrypted PDF: a password is required "
                 "(pypdf could not open it with an empty password)"
             )
-    except DependencyError as exc:
-        raise EncryptedDocument(_NEEDS_CRYPTOGRAPHY) from exc
+    return reader
+
+
+@contextmanager
+def _reading_pdf() -> Iterator[None]:
+    """pypdf's failures while opening or walking a PDF, as this file's own error."""
+    try:
+        yield
     except DocumentError:
         raise
+    except DependencyError as exc:
+        raise EncryptedDocument(_NEEDS_CRYPTOGRAPHY) from exc
     except LimitReachedError as exc:
         raise DecompressionBomb(BOMB) from exc
     except Exception as exc:
         raise CorruptDocument(f"damaged or truncated PDF ({reason(exc)})") from exc
-    return reader
 
 
 def _bounded_pages(
     reader: PdfReader, limit: int, warnings: list[str]
 ) -> tuple[list[PageObject], bool]:
     """All pages, or the first `limit` of a longer PDF (with a warning); True if cut."""
-    try:
+    with _reading_pdf():
         declared = declared_pages(reader)
         if declared <= limit:
             return list(reader.pages), False  # the page tree is where damaged files fail
         pages = first_pages(reader, limit)
-    except DocumentError:
-        raise
-    except LimitReachedError as exc:
-        raise DecompressionBomb(BOMB) from exc
-    except Exception as exc:
-        raise CorruptDocument(f"damaged or truncated PDF ({reason(exc)})") from exc
     warnings.append(
         f"only the first {len(pages):,} of its {declared:,} pages were indexed (RAG_MAX_PAGES)"
     )
