@@ -28,22 +28,21 @@ class Parsers:
         self.workers = settings.parse_workers
         self.limits = ParseLimits.from_settings(settings)
         self.pdfs_in_pool = False
+        self.ocr = False
         self._pool: ProcessPoolExecutor | None = None
 
     def plan(self, items: list[Item]) -> None:
         """Decide from the run's inputs whether its small PDFs are worth sending to workers."""
         pdf_bytes = sum(i.size for i in items if i.source.lower().endswith(".pdf"))
         self.pdfs_in_pool = self.workers > 1 and pdf_bytes >= POOL_MIN_BYTES
-        # Any PDF may hold scanned pages: OCR must not run in the loader thread.
-        self.pdfs_in_pool = self.pdfs_in_pool or (
-            self.workers > 1 and pdf_bytes > 0 and ocr_possible()
-        )
+        self.ocr = self.workers > 1 and pdf_bytes > 0 and ocr_possible()
 
     def submit(self, source: str, args: tuple[Any, ...]) -> Future[Any]:
         """Start parsing; the future holds the (document, chunks) or the error."""
         is_pdf = source.lower().endswith(".pdf")
         args = (*args, self.limits)
-        if len(args[1]) >= POOL_MIN_BYTES or (self.pdfs_in_pool and is_pdf):
+        in_pool = self.pdfs_in_pool or (self.ocr and _may_need_ocr(args[1]))
+        if len(args[1]) >= POOL_MIN_BYTES or (in_pool and is_pdf):
             try:
                 return self._executor().submit(parse_in_worker, *args)
             except BrokenProcessPool:  # a worker died on an earlier file: start afresh
@@ -73,3 +72,13 @@ class Parsers:
                 initargs=(self.limits.memory_mb,),
             )
         return self._pool
+
+
+def _may_need_ocr(data: bytes) -> bool:
+    """A PDF with images and no font in sight is likely a scan: it goes to a worker for OCR.
+
+    Cheap, from the raw bytes: image XObjects are streams, which are never hidden in compressed
+    object streams, while font dictionaries may be (then the file is treated as a scan too). Other
+    PDFs parse in the loader thread, so a small text PDF does not pay for starting a worker.
+    """
+    return b"/Image" in data and b"/Font" not in data

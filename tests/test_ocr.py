@@ -135,3 +135,12 @@ def test_shared_scans_are_searchable_after_ingest(
         assert main(["search", query, "--mode", "keyword", "--json"]) == 0
         hit = json.loads(capsys.readouterr().out)["hits"][0]
         assert hit["source"] == str(scans / name) and hit["page"] in pages, query
+
+
+def test_only_pdfs_that_look_scanned_pay_for_a_parse_worker(corpus_dir: Path) -> None:
+    from ingest.parsers import _may_need_ocr
+
+    corpus = corpus_dir
+    assert _may_need_ocr((corpus / "scanned_skew.pdf").read_bytes())
+    assert not _may_need_ocr((corpus / "latex_multicolumn.pdf").read_bytes())
+    assert not _may_need_ocr((corpus / "gdoc_export.pdf").read_bytes())
