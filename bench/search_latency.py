@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag.catalog import now_iso  # noqa: E402
+from rag.catalog_rows import now_iso  # noqa: E402
 from rag.config import Settings  # noqa: E402
 from rag.filetypes import KINDS  # noqa: E402
 from rag.kb import DocumentVersion, KnowledgeBase  # noqa: E402

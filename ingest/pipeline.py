@@ -23,7 +23,7 @@ from ingest.oversize import embed_one_by_one
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
-from rag.catalog import now_iso
+from rag.catalog_rows import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
 from rag.kb import KnowledgeBase
 from rag.models import Chunk, Document, DocumentRecord

@@ -15,35 +15,12 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rag import lexical
+from rag.catalog_rows import DOC_COLUMNS, SCHEMA, hit_row, record_of
 from rag.models import Chunk, DocumentRecord
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    collection TEXT NOT NULL, doc_id TEXT NOT NULL, source TEXT NOT NULL, sha256 TEXT NOT NULL,
-    kind TEXT NOT NULL, chunks INTEGER NOT NULL, pages INTEGER, size INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL, ingested_at TEXT NOT NULL, warnings TEXT NOT NULL,
-    PRIMARY KEY (collection, doc_id)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS documents_source ON documents (collection, source);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY, collection TEXT NOT NULL, chunk_id TEXT NOT NULL,
-    doc_id TEXT NOT NULL, idx INTEGER NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL,
-    heading TEXT NOT NULL, page INTEGER, page_label TEXT
-);
-CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, chunk_id);
-CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (collection, doc_id);
-CREATE TABLE IF NOT EXISTS pending (
-    collection TEXT NOT NULL, chunk_id TEXT NOT NULL, PRIMARY KEY (collection, chunk_id)
-);
-CREATE TABLE IF NOT EXISTS chunking (collection TEXT PRIMARY KEY, params TEXT NOT NULL);
-"""
-
-_DOC_COLUMNS = "doc_id, source, sha256, kind, chunks, pages, size, mtime_ns, ingested_at, warnings"
 
 
 class Catalog:
@@ -83,10 +60,10 @@ class Catalog:
         """All committed documents of a collection, by source."""
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_DOC_COLUMNS} FROM documents WHERE collection=? ORDER BY source",
+                f"SELECT {DOC_COLUMNS} FROM documents WHERE collection=? ORDER BY source",
                 (collection,),
             ).fetchall()
-        return [_record(row) for row in rows]
+        return [record_of(row) for row in rows]
 
     def document(self, collection: str, doc_id: str) -> DocumentRecord | None:
         """One document by id, or None."""
@@ -141,7 +118,7 @@ class Catalog:
                     f"FROM chunks WHERE collection=? AND chunk_id IN ({marks})",
                     (collection, *part),
                 ).fetchall()
-                out.update((row[0], _hit_row(row)) for row in rows)
+                out.update((row[0], hit_row(row)) for row in rows)
         return out
 
     def keyword_search(
@@ -150,7 +127,7 @@ class Catalog:
         """Chunks with any of the terms (see rag.lexical), best first, -bm25 as a positive score."""
         with self._lock:
             rows = lexical.search(self._db, collection, terms, limit, doc_ids)
-        return [(_hit_row(row[:8]), -float(row[8])) for row in rows]
+        return [(hit_row(row[:8]), -float(row[8])) for row in rows]
 
     def filter_documents(
         self, collection: str, kinds: Sequence[str] = (), since: str | None = None
@@ -226,7 +203,7 @@ class Catalog:
         chunks: list[Chunk],
     ) -> None:
         db.execute(
-            f"INSERT INTO documents (collection, {_DOC_COLUMNS}) "
+            f"INSERT INTO documents (collection, {DOC_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 collection,
@@ -317,41 +294,7 @@ class Catalog:
     def _one(self, collection: str, column: str, value: str) -> DocumentRecord | None:
         with self._lock:
             row = self._db.execute(
-                f"SELECT {_DOC_COLUMNS} FROM documents WHERE collection=? AND {column}=?",
+                f"SELECT {DOC_COLUMNS} FROM documents WHERE collection=? AND {column}=?",
                 (collection, value),
             ).fetchone()
-        return _record(row) if row else None
-
-
-def now_iso() -> str:
-    """Current UTC time, ISO 8601 with seconds."""
-    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def _record(row: tuple[Any, ...]) -> DocumentRecord:
-    doc_id, source, sha, kind, chunks, pages, size, _mtime, at, warnings = row
-    return DocumentRecord(
-        doc_id=doc_id,
-        source=source,
-        sha256=sha,
-        kind=kind,
-        chunks=chunks,
-        pages=pages,
-        ingested_at=at,
-        size=size,
-        warnings=json.loads(warnings),
-    )
-
-
-def _hit_row(row: tuple[Any, ...]) -> dict[str, Any]:
-    chunk_id, doc_id, idx, source, text, heading, page, page_label = row
-    return {
-        "chunk_id": chunk_id,
-        "doc_id": doc_id,
-        "index": idx,
-        "source": source,
-        "text": text,
-        "heading": heading,
-        "page": page,
-        "page_label": page_label,
-    }
+        return record_of(row) if row else None

@@ -7,7 +7,8 @@ import sqlite3
 import pytest
 
 from rag import lexical
-from rag.catalog import SCHEMA, Catalog
+from rag.catalog import Catalog
+from rag.catalog_rows import SCHEMA
 from rag.models import Chunk, DocumentRecord
 
 HOSTILE = [
