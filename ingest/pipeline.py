@@ -15,7 +15,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 from ingest import chunking
 from ingest.jobs import Job, Parsing, embed_text, version_of
@@ -23,6 +22,7 @@ from ingest.oversize import embed_one_by_one
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
+from ingest.stages import Stages
 from rag.catalog_rows import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
 from rag.kb import KnowledgeBase
@@ -32,7 +32,7 @@ END = None
 WRITE_BATCH = 512  # vectors per Chroma write; bigger batches insert faster
 
 
-class Pipeline:
+class Pipeline(Stages):
     """One ingest run over a list of items."""
 
     def __init__(
@@ -52,8 +52,7 @@ class Pipeline:
         self.on_progress = on_progress
         self.progress = Progress()
         self.settings = kb.settings
-        self._stop = threading.Event()
-        self._fatal: BaseException | None = None
+        super().__init__()
         self._report_lock = threading.Lock()
         self._budget: tuple[int, int | None] = (self.settings.chunk_tokens, None)
         self._known: dict[str, tuple[str, int, int]] = {}
@@ -119,36 +118,6 @@ class Pipeline:
             self._done.put(END)
             self._wait(workers)
         self._tick(0.0, [])
-
-    def _wait(self, threads: list[threading.Thread]) -> None:
-        while any(t.is_alive() for t in threads):
-            self._tick(0.1, threads)
-
-    def _tick(self, wait: float, threads: list[threading.Thread]) -> None:
-        # Join a thread that is still alive: joining a finished one returns at once, and the
-        # loop would spin holding the GIL while the writer works (it made ingest 6x slower).
-        alive = [t for t in threads if t.is_alive()]
-        if alive:
-            alive[0].join(wait)
-        if self.on_progress is not None:
-            self.on_progress(self.progress)
-
-    def _guard(self, stage: Callable[..., None], *args: object) -> None:
-        try:
-            stage(*args)
-        except BaseException as exc:  # any stage failing stops the whole run cleanly
-            if self._fatal is None:
-                self._fatal = exc
-            self._stop.set()
-
-    def _put(self, target: queue.Queue[Any], item: object) -> bool:
-        while not self._stop.is_set():
-            try:
-                target.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
     # -- stage 1: read, hash, skip unchanged, parse, chunk ---------------------------------------
 
