@@ -154,3 +154,68 @@ def test_with_a_chroma_server_several_processes_may_write(ollama, tmp_path, chro
     finally:
         holder.kill()
         holder.wait()
+
+
+def _start_serve(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen[bytes], str]:
+    import httpx
+
+    from tests.conftest import _free_port
+
+    port = _free_port()
+    command = [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)]
+    proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            httpx.get(f"{url}/health", timeout=1)
+            return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail("rag serve did not start")
+
+
+def test_killing_serve_during_uploads_and_deletes_leaves_a_consistent_index(ollama, tmp_path):
+    import threading
+
+    import httpx
+
+    from tests.consistency import check_index
+
+    docs = tmp_path / "docs"
+    write_corpus(docs, files=30)
+    files = sorted(docs.iterdir())
+    ollama.configure(embed_cost_s=0.01)
+    env = subprocess_env(ollama.url, tmp_path / "data", RAG_EMBED_BATCH="4")
+    cut: list[int] = []
+
+    def traffic(url: str, round_: int) -> None:
+        with httpx.Client(base_url=url, timeout=60) as http:
+            for n, path in enumerate(files[round_ * 5 : round_ * 5 + 10]):
+                try:
+                    http.post("/documents", files=[("files", (path.name, path.read_bytes()))])
+                    if n % 3 == 2:
+                        listed = http.get("/documents").json()["documents"]
+                        if listed:
+                            http.delete(f"/documents/{listed[0]['id']}")
+                except httpx.HTTPError:
+                    cut.append(round_)  # the server was killed under us: that is the point
+                    return
+
+    for round_, delay in enumerate((0.3, 0.8, 1.5, 0.5)):
+        proc, url = _start_serve(env, tmp_path)
+        worker = threading.Thread(target=traffic, args=(url, round_))
+        worker.start()
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        worker.join()
+    proc, url = _start_serve(env, tmp_path)  # start-up repairs what the kills left
+    proc.terminate()
+    proc.wait(timeout=30)
+    settings = make_settings(ollama.url, tmp_path / "data")
+    documents, chunks = check_index(settings)
+    assert cut, "no kill landed while requests were in flight"
+    with KnowledgeBase(settings) as kb:  # start-up repaired: nothing left in the journal
+        assert kb._cat.orphans(settings.collection) == []
+    assert documents > 0 and chunks >= documents
