@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -165,3 +167,17 @@ def kb(settings):
 
     with KnowledgeBase(settings) as opened:
         yield opened
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium through Playwright; skips the test without them."""
+    from tests.browser_helpers import chromium_path, launch
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if chromium_path() is None:
+        pytest.skip("needs /usr/bin/chromium")
+    with playwright_api.sync_playwright() as playwright:
+        launched = launch(playwright)
+        yield launched
+        launched.close()

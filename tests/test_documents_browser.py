@@ -15,13 +15,12 @@ import httpx
 import pytest
 
 from rag.api.app import create_app
-from tests.browser_helpers import ServerThread, launch
+from tests.browser_helpers import ServerThread
 from tests.conftest import REPO, make_settings
 from tests.test_ui_browser import (  # its import skips this module too without a browser
     PHONE,
     expect,
     no_horizontal_overflow,
-    sync_playwright,
 )
 
 XSS_NAME = "<img src=x onerror=alert(1)>.md"
@@ -91,14 +90,6 @@ def server(double, tmp_path_factory) -> Iterator[ServerThread]:
             )
             assert response.status_code == 200 and response.json()["failed"] == [], response.text
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        launched = launch(playwright)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture()

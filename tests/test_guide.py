@@ -20,7 +20,7 @@ import pytest
 
 from rag.api.app import create_app
 from rag.prompts import REFUSAL_EN, REFUSAL_VI
-from tests.browser_helpers import ServerThread, StaticSite, chromium_path, launch
+from tests.browser_helpers import ServerThread, StaticSite
 from tests.conftest import REPO, make_settings
 
 GUIDE_HOST = "http://localhost:11434"
@@ -259,17 +259,6 @@ document.body.dataset.state = "done";
 } catch (err) { document.body.dataset.state = "error: " + err; }
 </script></body></html>
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if chromium_path() is None:
-        pytest.skip("needs /usr/bin/chromium")
-    with playwright_api.sync_playwright() as playwright:
-        launched = launch(playwright)
-        yield launched
-        launched.close()
 
 
 def snippet_output(browser: Any, site: StaticSite, service: str, question: str) -> str:

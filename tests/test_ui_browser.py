@@ -23,12 +23,11 @@ from tests.browser_helpers import (
     ServerThread,
     StaticSite,
     chromium_path,
-    launch,
 )
 from tests.conftest import REPO, make_settings
 
 try:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     HAVE_PLAYWRIGHT = True
 except ImportError:  # pragma: no cover - reported below
@@ -87,14 +86,6 @@ def service(double, tmp_path_factory, site) -> Iterator[Service]:
             [("release-notes.txt", (REPO / "data" / "release-notes.txt").read_bytes())], "product"
         )
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with sync_playwright() as playwright:
-        launched = launch(playwright)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture()
