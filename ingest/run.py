@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import glob
+import itertools
 import os
 import unicodedata
 from collections.abc import Callable
@@ -26,6 +28,7 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files, folders and globs into a collection; see IngestReport for the outcome."""
     found = discover(paths)
+    kb.add_roots(collection, named_roots(paths))  # before any document: it is shown from them
     report = IngestReport(collection)
     for raw in found.missing:
         if not (prune and _prune_one(kb, collection, raw, report)):
@@ -42,6 +45,21 @@ def ingest_paths(
         for root in found.roots:
             _prune_under(kb, collection, root, present, report)
     return report
+
+
+def named_roots(paths: list[str]) -> list[str]:
+    """What each path names, resolved: a folder, a file, or the folder a glob starts in.
+
+    Sources are shown relative to their root's parent (rag.display): `/srv/docs/hr` → `hr/…`.
+    """
+    roots = []
+    for raw in paths:
+        parts = Path(os.path.expanduser(raw)).parts
+        fixed = list(itertools.takewhile(lambda part: not glob.has_magic(part), parts))
+        root = Path(*fixed) if fixed else Path()
+        if root.exists():
+            roots.append(str(root.resolve()))
+    return roots
 
 
 def _prune_one(kb: KnowledgeBase, collection: str, raw: str, report: IngestReport) -> bool:

@@ -82,6 +82,24 @@ class Catalog:
             ).fetchall()
         return {row[0]: (row[1], row[2], row[3]) for row in rows}
 
+    def sources(self, collection: str) -> list[str]:
+        """Every committed document's source."""
+        with self._lock:
+            sql = "SELECT source FROM documents WHERE collection=?"
+            return [row[0] for row in self._db.execute(sql, (collection,))]
+
+    def roots(self, collection: str) -> list[str]:
+        """The folders and files ever named to ingest into a collection."""
+        with self._lock:
+            sql = "SELECT root FROM roots WHERE collection=? ORDER BY root"
+            return [row[0] for row in self._db.execute(sql, (collection,))]
+
+    def version(self) -> tuple[int, int]:
+        """Changes whenever any connection (this one or another process's) commits a change."""
+        with self._lock:
+            other = int(self._db.execute("PRAGMA data_version").fetchone()[0])
+            return other, self._db.total_changes
+
     def chunk_ids(self, collection: str, doc_id: str) -> list[str]:
         """Ids of a document's committed chunks."""
         with self._lock:
@@ -264,10 +282,16 @@ class Catalog:
             sql = "INSERT OR REPLACE INTO chunking (collection, params) VALUES (?, ?)"
             db.execute(sql, (collection, params))
 
+    def add_roots(self, collection: str, roots: Iterable[str]) -> None:
+        """Record folders or files named to ingest (kept until the collection is dropped)."""
+        with self.transaction() as db:
+            sql = "INSERT OR IGNORE INTO roots (collection, root) VALUES (?, ?)"
+            db.executemany(sql, [(collection, root) for root in roots])
+
     def drop_collection(self, collection: str) -> None:
         """Forget everything about a collection."""
         with self.transaction() as db:
-            for table in ("documents", "chunks", "pending", "chunking"):
+            for table in ("documents", "chunks", "pending", "chunking", "roots"):
                 db.execute(f"DELETE FROM {table} WHERE collection=?", (collection,))
 
     def _drop_document(

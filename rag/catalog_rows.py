@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS pending (
     collection TEXT NOT NULL, chunk_id TEXT NOT NULL, PRIMARY KEY (collection, chunk_id)
 );
 CREATE TABLE IF NOT EXISTS chunking (collection TEXT PRIMARY KEY, params TEXT NOT NULL);
+-- The folders and files users named to ingest (rag.display shows sources relative to them).
+-- Added after the first catalogs: an older catalog gets it empty when it is opened.
+CREATE TABLE IF NOT EXISTS roots (
+    collection TEXT NOT NULL, root TEXT NOT NULL, PRIMARY KEY (collection, root)
+);
 """
 
 DOC_COLUMNS = "doc_id, source, sha256, kind, chunks, pages, size, mtime_ns, ingested_at, warnings"

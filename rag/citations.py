@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from rag.display import display_source
 from rag.models import Citation, Hit
 
 SNIPPET_CHARS = 240
@@ -127,6 +128,7 @@ def make_citations(text: str, numbers: list[int], sources: list[Hit]) -> list[Ci
             snippet(hit.text, claims.get(n, "")),
             hit.score,
             hit.page_label,
+            hit.display,
         )
         for n, hit in ((n, sources[n - 1]) for n in numbers)
     ]
@@ -139,6 +141,7 @@ class Located(Protocol):
     """Anything that knows where its text is: a Hit or a Citation."""
 
     source: str
+    display: str
     page: int | None
     page_label: str | None
     heading: str
@@ -156,9 +159,9 @@ TERMINAL = LabelStyle(" p. ", " › ")  # `rag search` and `rag ask`
 FOOTER = LabelStyle(", p. ", " — ")  # the Sources footer of the compatible chat routes
 
 
-def location_label(item: Located, style: LabelStyle = TERMINAL, source: str | None = None) -> str:
-    """`file p. 3 › heading` for people; source replaces item.source (e.g. a shorter path)."""
-    where = item.source if source is None else source
+def location_label(item: Located, style: LabelStyle = TERMINAL) -> str:
+    """`hr/handbook.md p. 3 › heading` for people: the source as shown (rag.display)."""
+    where = display_source(item)
     if item.page is not None:
         where += f"{style.page}{item.page_label or item.page}"
     if item.heading:

@@ -42,6 +42,7 @@ class Settings:
     chroma_path: Path | None = None  # default: data_dir / "chroma"
     chroma_url: str | None = None  # set to use a Chroma server instead of the embedded store
     collection: str = DEFAULT_COLLECTION
+    display_root: Path | None = None  # sources under it are shown relative to it (rag.display)
     chunk_tokens: int = 400
     chunk_overlap: int = 50
     top_k: int = 5
@@ -196,6 +197,16 @@ def _chroma_url(raw: str) -> str:
     return raw.rstrip("/")
 
 
+def _folder(raw: str) -> Path:
+    # Stored sources are resolved absolute paths: the root must be one too to be compared.
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise ValueError("must be an absolute path (or start with ~)")
+    if not path.is_dir():
+        raise ValueError("no such folder")
+    return path.resolve()
+
+
 def _positive_int(raw: str) -> int:
     if not re.fullmatch(r"\d+", raw) or int(raw) <= 0:
         raise ValueError("must be a positive integer")
@@ -300,6 +311,7 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "chroma_path": ("RAG_CHROMA_PATH", Path),
     "chroma_url": ("CHROMA_URL", _chroma_url),
     "collection": ("RAG_COLLECTION", check_collection),
+    "display_root": ("RAG_DISPLAY_ROOT", _folder),
     "chunk_tokens": ("RAG_CHUNK_TOKENS", _positive_int),
     "chunk_overlap": ("RAG_CHUNK_OVERLAP", _nonneg_int),
     "top_k": ("RAG_TOP_K", _positive_int),

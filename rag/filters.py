@@ -4,7 +4,9 @@ Every given field must hold; within a field any value may:
 - source: fnmatch-style, case-sensitive, `*` also crosses `/`. An absolute pattern is matched
   against the stored absolute path, and also matches everything under it as a folder. A relative
   pattern matches a path suffix made of whole components: "handbook.md", "docs/*.md", "*.pdf";
-  a relative folder name ("docs") matches the files under any folder of that name.
+  a relative folder name ("docs") matches the files under any folder of that name. A source as
+  responses show it (rag.display: "hr/handbook.md", "uploads/notes.md") is such a suffix, so it
+  matches its document.
 - kind: pdf, md, txt or html (aliases markdown, htm, text; a leading dot is ignored).
 - ingested_after: ISO date or datetime; documents ingested at or after it pass. A date means its
   start; a datetime without a zone is UTC.
@@ -63,7 +65,7 @@ class Filters:
         return not self.sources and not self.kinds and self.ingested_after is None
 
     def matches_source(self, source: str) -> bool:
-        """Does a stored (absolute) source pass the source patterns?"""
+        """Does a stored source (absolute, or uploads/<name>) pass the source patterns?"""
         return not self.sources or bool(_source_regex(tuple(self.sources)).match(source))
 
 
@@ -80,7 +82,8 @@ def _source_regex(patterns: tuple[str, ...]) -> re.Pattern[str]:
         pattern = os.path.expanduser(raw)
         pattern = pattern[2:] if pattern.startswith("./") else pattern
         folder = pattern.rstrip("/")
-        if not os.path.isabs(pattern):
+        if not os.path.isabs(pattern):  # the whole source (uploads/x.md) or a suffix of it
+            parts += [fnmatch.translate(pattern), fnmatch.translate(folder + "/*")]
             pattern, folder = "*/" + pattern, "*/" + folder
         parts += [fnmatch.translate(pattern), fnmatch.translate(folder + "/*")]
     return re.compile("|".join(parts))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -28,7 +28,8 @@ import numpy as np
 
 from rag.catalog import Catalog
 from rag.config import Settings, check_collection
-from rag.errors import BadRequest, ConfigError, NotFound
+from rag.display import SourceNames, source_names
+from rag.errors import BadRequest, ConfigError, Conflict, NotFound
 from rag.lock import StoreLock
 from rag.metrics import record_ingest
 from rag.models import Chunk, DocumentRecord
@@ -68,6 +69,7 @@ class KnowledgeBase:
         self._store: VectorStore | None = None
         self._catalog: Catalog | None = None
         self._embed_info: ModelInfo | None = None
+        self._names: dict[str, tuple[tuple[int, int], SourceNames]] = {}
 
     def open(self) -> KnowledgeBase:
         """Take the lock, connect to the vector store and open the catalog."""
@@ -130,24 +132,45 @@ class KnowledgeBase:
 
     def documents(self, collection: str) -> list[DocumentRecord]:
         """All committed documents of a collection, by source."""
-        return self._cat.documents(collection)
+        return [self._named(collection, r) for r in self._cat.documents(collection)]
 
     def document(self, collection: str, doc_id: str) -> DocumentRecord | None:
         """One document by id, or None."""
-        return self._cat.document(collection, doc_id)
+        record = self._cat.document(collection, doc_id)
+        return self._named(collection, record) if record else None
 
     def by_source(self, collection: str, source: str) -> DocumentRecord | None:
         """One document by its source as stored, or None."""
-        return self._cat.by_source(collection, source)
+        record = self._cat.by_source(collection, source)
+        return self._named(collection, record) if record else None
 
     def find_document(self, collection: str, ref: str) -> DocumentRecord:
-        """A document by id, source path as stored, or a path that resolves to it."""
+        """A document by id, source as stored, source as shown, or a path that resolves to it."""
         record = self.document(collection, ref) or self.by_source(collection, ref)
+        if record is None:
+            shown = self.source_names(collection).sources_shown_as(ref)
+            if len(shown) > 1:
+                raise Conflict(f"{len(shown)} documents are shown as {ref!r}: name one by its id")
+            record = self.by_source(collection, shown[0]) if shown else None
         if record is None:
             record = self.by_source(collection, str(Path(ref).expanduser().resolve()))
         if record is None:
             raise NotFound(f"no document {ref!r} in collection '{collection}'")
         return record
+
+    def source_names(self, collection: str) -> SourceNames:
+        """How the collection's sources are shown (rag.display); recomputed after any change."""
+        version = self._cat.version()
+        cached = self._names.get(collection)
+        if cached is None or cached[0] != version:
+            root = self.settings.display_root
+            names = source_names(
+                self._cat.sources(collection),
+                self._cat.roots(collection),
+                str(root) if root is not None else None,
+            )
+            cached = self._names[collection] = (version, names)
+        return cached[1]
 
     def chunk_ids(self, collection: str, doc_id: str) -> list[str]:
         """Ids of a document's committed chunks, in order."""
@@ -155,7 +178,7 @@ class KnowledgeBase:
 
     def chunks(self, collection: str, chunk_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Committed chunks by id (text, heading, page, doc_id, index); unknown ids are absent."""
-        return self._cat.chunks_by_ids(collection, chunk_ids)
+        return self._shown_rows(collection, self._cat.chunks_by_ids(collection, chunk_ids))
 
     def file_stats(self, collection: str) -> dict[str, tuple[str, int, int]]:
         """source → (sha256, size, mtime_ns) of every document: the unchanged-file fast path."""
@@ -188,7 +211,9 @@ class KnowledgeBase:
         self, collection: str, terms: list[str], limit: int, doc_ids: Iterable[str] | None = None
     ) -> list[tuple[dict[str, Any], float]]:
         """Committed chunks with any of the terms, best first (see Catalog.keyword_search)."""
-        return self._cat.keyword_search(collection, terms, limit, doc_ids)
+        found = self._cat.keyword_search(collection, terms, limit, doc_ids)
+        names = self.source_names(collection)
+        return [({**row, "display": names.show(row["source"])}, score) for row, score in found]
 
     def nearest(
         self, collection: str, vector: Sequence[float], n: int
@@ -196,10 +221,23 @@ class KnowledgeBase:
         """Up to n nearest committed chunks (row, cosine), best first; and if the index ran out."""
         pairs = self.store.query(collection, self.settings.embed_model, vector, n)
         # Vectors of an interrupted run may be in the store but not committed: the catalog decides.
-        rows = self._cat.chunks_by_ids(collection, [cid for cid, _ in pairs])
+        rows = self.chunks(collection, [cid for cid, _ in pairs])
         return [(rows[cid], score) for cid, score in pairs if cid in rows], len(pairs) < n
 
+    def _named(self, collection: str, record: DocumentRecord) -> DocumentRecord:
+        return replace(record, display=self.source_names(collection).show(record.source))
+
+    def _shown_rows(
+        self, collection: str, rows: dict[str, dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        names = self.source_names(collection)
+        return {cid: {**row, "display": names.show(row["source"])} for cid, row in rows.items()}
+
     # -- writing (in the order the module docstring gives) -------------------------------------
+
+    def add_roots(self, collection: str, roots: Iterable[str]) -> None:
+        """Record the folders and files a user named to ingest (sources are shown from them)."""
+        self._cat.add_roots(collection, roots)
 
     def write(self, collection: str, versions: Sequence[DocumentVersion]) -> None:
         """Make new document versions current, replacing their old versions, crash-safely."""

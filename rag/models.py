@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from rag.display import display_source
+
 # Search modes: one leg each, then both fused (the default); the eval reports them in this order.
 Mode = Literal["dense", "keyword", "hybrid"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -26,7 +28,7 @@ class Section:
 class Document:
     """A loaded file: its text in sections, plus what could not be read."""
 
-    source: str  # the path as the user knows it (absolute, normalised)
+    source: str  # absolute and resolved (or uploads/<name>); shown through rag.display
     kind: str  # a kind from rag.filetypes: "pdf", "md", "docx", "csv", ...
     sha256: str  # of the exact bytes that were parsed
     sections: list[Section]
@@ -80,6 +82,7 @@ class Hit:
     heading: str = ""
     doc_id: str = ""
     explain: dict[str, Any] | None = None
+    display: str = ""  # the source as people see it (rag.display); "" until the kb names it
 
 
 @dataclass
@@ -95,12 +98,13 @@ class DocumentRecord:
     ingested_at: str  # ISO 8601 UTC
     size: int = 0
     warnings: list[str] = field(default_factory=list)
+    display: str = ""  # the source as people see it (rag.display); "" until the kb names it
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "id": self.doc_id,
-            "source": self.source,
+            "source": display_source(self),
             "sha256": self.sha256,
             "kind": self.kind,
             "chunks": self.chunks,
@@ -123,6 +127,7 @@ class Citation:
     snippet: str
     score: float
     page_label: str | None = None
+    display: str = ""  # the source as people see it (rag.display)
 
 
 @dataclass

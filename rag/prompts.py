@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rag.citations import CITATION_RE
+from rag.display import display_source
 from rag.errors import BadRequest
 from rag.models import Hit
 from rag.tokens import prompt_tokens as estimate_tokens
@@ -107,8 +107,8 @@ def system_prompt(vietnamese: bool, style: str = "") -> str:
 
 
 def source_header(n: int, hit: Hit) -> str:
-    """`[n] (source: file, page p, section: heading)` for one prompt source."""
-    parts = [f"source: {Path(hit.source).name}"]
+    """`[n] (source: hr/handbook.md, page p, section: heading)` for one prompt source."""
+    parts = [f"source: {display_source(hit)}"]
     if hit.page is not None:
         parts.append(f"page {hit.page}")
     if hit.heading:

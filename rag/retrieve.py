@@ -260,6 +260,7 @@ def _hit(cand: _Candidate, mode: str, explain: bool) -> Hit:
         heading=row["heading"],
         doc_id=row["doc_id"],
         explain=_explain(cand) if explain else None,
+        display=row.get("display", ""),
     )
 
 

@@ -85,7 +85,9 @@ def test_english_answer_quotes_and_cites_the_pdf_page(kb, docs, ollama):
     system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
     assert "Answer in the language of the question." in system
     assert f'reply exactly: "{REFUSAL_EN}"' in system
-    assert "\n\n[1] (source: r2-user-manual.pdf, page 3)\nKhắc phục sự cố" in user
+    # The model sees the source as people do (from the folder ingested), never a server path.
+    assert "\n\n[1] (source: docs/r2-user-manual.pdf, page 3)\nKhắc phục sự cố" in user
+    assert str(docs) not in user
     assert user.endswith("\n\nQuestion: What does error E7 dust bin mean?")
 
 

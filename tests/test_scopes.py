@@ -39,6 +39,7 @@ EXPECTED = {
     ("POST", "/documents"): "write",
     ("DELETE", "/documents/{doc_id}"): "write",
     ("POST", "/documents/local"): "write",
+    ("POST", "/documents/local/find"): "write",
     ("GET", "/v1/models"): "read",
     ("GET", "/v1/models/{model}"): "read",
     ("POST", "/v1/chat/completions"): "read",

@@ -132,6 +132,32 @@ def test_local_ingest_route_needs_the_owner_token(served, tmp_path):
         refused = httpx.post(f"{url}/documents/local", json=body, headers=headers)
         assert refused.status_code == 401
     assert httpx.get(f"{url}/documents").json()["documents"] == []
+    # Nor may another client ask which server path a document has (`rag delete PATH` does).
+    source = {"source": str(REPO / "data" / "handbook.md")}
+    refused = httpx.post(f"{url}/documents/local/find", json=source, headers=headers)
+    assert refused.status_code == 401
+
+
+def test_cli_beside_the_server_deletes_by_the_source_as_shown_or_by_path(served, tmp_path):
+    url, env = served
+    docs = tmp_path / "srv" / "docs"
+    shutil.copytree(REPO / "data", docs, ignore=shutil.ignore_patterns("chroma*"))
+    assert rag(env, tmp_path, "ingest", str(docs), "--json").returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for cwd, ref, name in [
+        (elsewhere, "docs/handbook.md", "handbook.md"),  # as `rag list` shows it
+        (elsewhere, str(docs / "support-faq.html"), "support-faq.html"),  # absolute
+        (docs, "r2-user-manual.pdf", "r2-user-manual.pdf"),  # relative to where it is typed
+    ]:
+        gone = rag(env, cwd, "delete", ref)
+        assert gone.returncode == 0, gone.stderr
+        assert gone.stderr.count(GOING) == 1 and gone.stdout.startswith(f"Deleted docs/{name} (")
+    again = rag(env, elsewhere, "delete", "docs/handbook.md")
+    assert again.returncode == 1
+    assert "Error: no document 'docs/handbook.md' in collection 'default'" in again.stderr
+    left = sorted(d["source"] for d in httpx.get(f"{url}/documents").json()["documents"])
+    assert left == ["docs/quy-dinh-lam-viec.md", "docs/release-notes.txt"]
 
 
 def test_drop_beside_the_server_still_refuses_with_instructions(served, tmp_path):

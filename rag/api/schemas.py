@@ -11,11 +11,18 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rag.display import display_source
 from rag.grouping import DocumentHits, group_by_document
 from rag.models import DEFAULT_MODE, Answer, Citation, DocumentRecord, Hit, Mode
 
 if TYPE_CHECKING:
     from rag.retrieve import Retrieval
+
+
+SOURCE_DOC = (
+    "where the document came from, as people see it: relative to the folder it was ingested "
+    "from (hr/handbook.md) or uploads/<name>; never a server path (documents are named by id)"
+)
 
 
 def body(model: BaseModel) -> dict[str, Any]:
@@ -80,7 +87,7 @@ class HitOut(BaseModel):
     """A retrieved chunk."""
 
     chunk_id: str
-    source: str
+    source: str = Field(description=SOURCE_DOC)
     page: int | None = Field(description="1-based physical page (PDF only)")
     page_label: str | None = Field(description="the page's printed label (PDF only)")
     heading: str = Field(description="heading path joined with ' > '")
@@ -93,7 +100,7 @@ class HitOut(BaseModel):
     @classmethod
     def of(cls, hit: Hit) -> HitOut:
         """The hit as the API shows it (explain only when retrieval explained it)."""
-        fields = _same_names(cls, hit, score=round(hit.score, 6))
+        fields = _same_names(cls, hit, source=display_source(hit), score=round(hit.score, 6))
         if hit.explain is None:
             del fields["explain"]
         return cls(**fields)
@@ -103,7 +110,7 @@ class DocumentHitsOut(BaseModel):
     """A document among the results: its best chunk ranks it; its other matching chunks."""
 
     doc_id: str
-    source: str
+    source: str = Field(description=SOURCE_DOC)
     score: float
     best: HitOut
     others: list[HitOut]
@@ -113,7 +120,7 @@ class DocumentHitsOut(BaseModel):
         """One document's group as the API shows it."""
         return cls(
             doc_id=group.doc_id,
-            source=group.source,
+            source=display_source(group.best),
             score=round(group.score, 6),
             best=HitOut.of(group.best),
             others=[HitOut.of(h) for h in group.others],
@@ -156,7 +163,7 @@ class CitationOut(BaseModel):
     """A checked `[n]` of an answer and the passage it points at."""
 
     n: int
-    source: str
+    source: str = Field(description=SOURCE_DOC)
     page: int | None
     page_label: str | None
     heading: str
@@ -167,7 +174,8 @@ class CitationOut(BaseModel):
     @classmethod
     def of(cls, citation: Citation) -> CitationOut:
         """The citation as the API shows it."""
-        return cls(**_same_names(cls, citation, score=round(citation.score, 6)))
+        score = round(citation.score, 6)
+        return cls(**_same_names(cls, citation, source=display_source(citation), score=score))
 
 
 class AnswerOut(BaseModel):
@@ -209,8 +217,8 @@ class AnswerOut(BaseModel):
 class DocumentOut(BaseModel):
     """An ingested document as the catalog knows it."""
 
-    id: str
-    source: str
+    id: str = Field(description="the document's identifier in the API")
+    source: str = Field(description=SOURCE_DOC)
     sha256: str
     kind: str = Field(description='"pdf", "md", "txt" or "html"')
     chunks: int
@@ -297,6 +305,13 @@ class LocalIngest(BaseModel):
     paths: list[str] = Field(min_length=1, description="absolute paths or globs")
     prune: bool = False
     rechunk: bool = False
+
+
+class LocalFind(BaseModel):
+    """POST /documents/local/find: `rag delete PATH` of a CLI on the server's machine."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(min_length=1, description="an absolute path, or the source as shown")
 
 
 class ChunkOut(BaseModel):

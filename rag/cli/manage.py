@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from rag.cli.backend import Local, open_backend
-from rag.cli.common import EXIT_ERROR, EXIT_OK, add_common, print_json, show
+from rag.cli.common import EXIT_ERROR, EXIT_OK, add_common, print_json
 from rag.config import Settings
 from rag.errors import BadRequest
 
@@ -18,7 +18,8 @@ def _add_list(sub: Any) -> None:
         "list",
         help="show the documents in a collection",
         description="List a collection's documents: when each was ingested, its pages and "
-        "chunks, and its source (the path as ingested, or uploads/<name>).",
+        "chunks, and its source: its path from the folder it was ingested from "
+        "(hr/handbook.md), or uploads/<name>.",
     )
     add_common(p)
     p.set_defaults(handler=cmd_list)
@@ -36,7 +37,7 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Collection '{collection}' is empty: add documents with `rag ingest PATH`.")
     for r in listing["documents"]:
         pages = f"{r['pages']:>4} pages" if r["pages"] else "          "
-        print(f"{r['ingested_at']}  {pages}  {r['chunks']:>5} chunks  {show(r['source'])}")
+        print(f"{r['ingested_at']}  {pages}  {r['chunks']:>5} chunks  {r['source']}")
     return EXIT_OK
 
 
@@ -44,10 +45,11 @@ def _add_delete(sub: Any) -> None:
     p = sub.add_parser(
         "delete",
         help="remove one document (by path or id)",
-        description="Remove one document and its chunks from a collection. SOURCE is the path "
-        "as ingested (relative paths are resolved), or the document's id from `rag list --json`.",
+        description="Remove one document and its chunks from a collection. SOURCE is its source "
+        "as `rag list` shows it, its path (relative paths are resolved), or its id from "
+        "`rag list --json`.",
     )
-    p.add_argument("source", metavar="SOURCE", help="the document's path (or its id)")
+    p.add_argument("source", metavar="SOURCE", help="the document's source or path (or its id)")
     add_common(p)
     p.set_defaults(handler=cmd_delete)
 
@@ -61,7 +63,7 @@ def cmd_delete(settings: Settings, args: argparse.Namespace) -> int:
         print_json(done)
     else:
         record = done["deleted"]
-        print(f"Deleted {show(record['source'])} ({record['chunks']} chunks) from '{collection}'.")
+        print(f"Deleted {record['source']} ({record['chunks']} chunks) from '{collection}'.")
     return EXIT_OK
 
 

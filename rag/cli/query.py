@@ -10,7 +10,7 @@ from typing import Any
 
 from rag.citations import location_label
 from rag.cli.backend import open_backend
-from rag.cli.common import EXIT_OK, Body, add_common, print_json, show
+from rag.cli.common import EXIT_OK, Body, add_common, print_json
 from rag.config import Settings
 from rag.filetypes import KINDS
 from rag.models import DEFAULT_MODE, MODES
@@ -25,7 +25,7 @@ def _filter_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="GLOB",
-        help="only documents whose path matches (repeatable)",
+        help="only documents whose path matches, as shown or as stored (repeatable)",
     )
     parser.add_argument(
         "--kind",
@@ -96,7 +96,7 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
 def _print_documents(documents: list[Body]) -> None:
     """Documents best first, each with its best passage and where its other matches are."""
     for rank, doc in enumerate(documents, 1):
-        print(f"{rank}. {show(doc['source'])}  (score {doc['score']:.3f})")
+        print(f"{rank}. {doc['source']}  (score {doc['score']:.3f})")
         print(f"   {_hit_line(doc['best'])}")
         if doc["others"]:
             places = "; ".join(_where(hit) for hit in doc["others"])
@@ -104,8 +104,8 @@ def _print_documents(documents: list[Body]) -> None:
 
 
 def _where(item: Body) -> str:
-    """`file p. 3 › heading` for a hit or citation body."""
-    return location_label(SimpleNamespace(**item), source=show(item["source"]))
+    """`hr/handbook.md p. 3 › heading` for a hit or citation body (its source is as shown)."""
+    return location_label(SimpleNamespace(**item, display=item["source"]))
 
 
 def _hit_line(hit: Body) -> str:
@@ -149,7 +149,7 @@ def _print_answer_end(final: Body) -> None:
             print(final["answer"], end="")
         print(f"\n\n(not in the knowledge base: {final.get('reason')})")
         for cand in (final.get("candidates") or [])[:3]:
-            print(f"  nearest: {show(cand['source'])} [{cand['score']:.3f}]")
+            print(f"  nearest: {cand['source']} [{cand['score']:.3f}]")
         return
     print("\n\nSources:")
     for cit in final["citations"]:

@@ -136,15 +136,29 @@ class Remote:
             raise ServiceUnavailable(f"cannot reach `rag serve` at {self.url}: {exc}") from None
 
     def delete(self, collection: str, ref: str) -> Body:
-        """DELETE /documents/{id} of the document with this id or path."""
+        """DELETE /documents/{id} of the document with this id, source as shown, or path."""
         docs = self.documents(collection)["documents"]
-        wanted = {ref, resolved(ref)}
-        match = [d for d in docs if d["id"] == ref or d["source"] in wanted]
-        if not match:
-            raise NotFound(f"no document {ref!r} in collection '{collection}'")
-        path = f"/documents/{quote(match[0]['id'], safe='')}"
+        shown = ref.strip().removeprefix("./")
+        match = [d for d in docs if d["id"] == ref or d["source"] == shown]
+        # A path is resolved here, where the user typed it; only the server knows stored paths.
+        try:
+            found = match[0] if len(match) == 1 else self._find_local(collection, resolved(ref))
+        except NotFound:
+            raise NotFound(f"no document {ref!r} in collection '{collection}'") from None
+        path = f"/documents/{quote(found['id'], safe='')}"
         done = self._call("DELETE", path, "write", params={"collection": collection})
         return {"collection": done["collection"], "deleted": done["deleted"]}
+
+    def _find_local(self, collection: str, path: str) -> Body:
+        """The document at a server-side path (the server answers this machine's CLI only)."""
+        return self._call(
+            "POST",
+            "/documents/local/find",
+            "write",
+            params={"collection": collection},
+            json={"source": path},
+            headers={"X-Rag-Local-Token": self.token},
+        )
 
     def ingest(
         self,

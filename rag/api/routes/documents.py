@@ -3,6 +3,8 @@
 POST /documents/local is the `rag ingest` of a CLI beside the server: it ingests paths on the
 server's own disk, so it answers only loopback requests carrying the token `rag serve` wrote in
 its lock file (readable by the server's user only): a remote client can never name a file.
+POST /documents/local/find (`rag delete PATH` beside the server) is guarded the same way: other
+clients see sources only as shown (rag.display) and name documents by id.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from rag.api.schemas import (
     DocumentList,
     DocumentOut,
     IngestSummary,
+    LocalFind,
     LocalIngest,
 )
 from rag.errors import BadRequest, NotFound, PayloadTooLarge, ServiceUnavailable, Unauthorized
@@ -127,6 +130,19 @@ async def ingest_local(
         return IngestSummary.model_validate(report.to_dict())
 
     return await run_in_threadpool(run)
+
+
+@router.post("/documents/local/find", include_in_schema=False, dependencies=[WRITE])
+def find_local(
+    payload: LocalFind,
+    request: Request,
+    kb: KB,
+    token: Annotated[str, Header(alias="X-Rag-Local-Token")] = "",
+    collection: CollectionParam = None,
+) -> DocumentOut:
+    """`rag delete PATH` from a CLI on this machine: the document at a server-side path."""
+    _check_local(request, token, kb.settings.store_path)  # a path is never asked of remotes
+    return DocumentOut.of(kb.find_document(kb.collection(collection), payload.source))
 
 
 def _check_local(request: Request, token: str, store_path: os.PathLike[str]) -> None:
