@@ -10,7 +10,6 @@ The keyword index (`rag.lexical`, FTS5) follows `chunks` through triggers, in th
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import lexical
-from rag.catalog_rows import DOC_COLUMNS, SCHEMA, hit_row, record_of
+from rag.catalog_rows import DOC_COLUMNS, SCHEMA, chunk_row, document_row, hit_row, record_of
 from rag.models import Chunk, DocumentRecord
 
 
@@ -223,37 +222,12 @@ class Catalog:
         db.execute(
             f"INSERT INTO documents (collection, {DOC_COLUMNS}) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                collection,
-                record.doc_id,
-                record.source,
-                record.sha256,
-                record.kind,
-                len(chunks),
-                record.pages,
-                record.size,
-                mtime_ns,
-                record.ingested_at,
-                json.dumps(record.warnings, ensure_ascii=False),
-            ),
+            document_row(collection, record, mtime_ns, len(chunks)),
         )
         db.executemany(
             "INSERT INTO chunks (collection, chunk_id, doc_id, idx, source, text, heading, "
             "page, page_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    collection,
-                    c.id,
-                    c.doc_id,
-                    c.index,
-                    c.source,
-                    c.text,
-                    c.heading,
-                    c.page,
-                    c.page_label,
-                )
-                for c in chunks
-            ],
+            [chunk_row(collection, c) for c in chunks],
         )
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:

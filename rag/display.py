@@ -8,14 +8,15 @@ alone is shown by its name, a glob's root is the folder it starts in. Rules, in 
 - under RAG_DISPLAY_ROOT (when set), relative to that folder;
 - under recorded roots, through the outermost one; two roots that would be shown alike
   (`/a/docs`, `/b/docs`, or one shown as a folder of the other) each take one more parent folder
-  until they differ (`a/docs/…`, `b/docs/…`), and so does a root whose documents would be shown
-  like another document;
+  until they differ (`a/docs/…`, `b/docs/…`), and so does a root shown like an upload's or a
+  display-root document's folder;
 - ingested before roots were recorded (an older catalog): as if the closest folder holding all
-  such documents had been their root.
+  such documents had been their root (each one's own folder when they share only `/`).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -66,79 +67,110 @@ def source_names(
     shown: dict[str, str] = {}
     rooted: dict[str, str] = {}  # source -> its outermost root
     unrooted: list[str] = []
-    root_set = set(roots)
+    find = _RootFinder(set(roots))
     for source in sources:
         if not os.path.isabs(source):
             shown[source] = source
         elif display_root and _inside(source, display_root):
-            shown[source] = _relative(source, display_root) or PurePath(source).name
-        elif (root := _outermost(source, root_set)) is not None:
+            shown[source] = _relative(source, display_root) or fallback_name(source)
+        elif (root := find.outermost(source)) is not None:
             rooted[source] = root
         else:
             unrooted.append(source)
-    if unrooted:  # before roots were recorded: the closest folder holding them all
-        common = os.path.commonpath([os.path.dirname(s) for s in unrooted])
-        rooted.update((s, common) for s in unrooted)
-    shown.update(_disambiguated(rooted, fixed=shown))
+    rooted.update(_inferred_roots(unrooted))
+    labels = _labels(set(rooted.values()), taken=_prefixes(shown.values()))
+    shown.update((s, _join(labels[root], _relative(s, root))) for s, root in rooted.items())
     by_display: dict[str, tuple[str, ...]] = {}
     for source, display in shown.items():
         by_display[display] = (*by_display.get(display, ()), source)
     return SourceNames(shown, by_display)
 
 
+# String work, not PurePath: a collection's names are rebuilt after every catalog change.
+_SEP = os.sep
+
+
 def _inside(path: str, folder: str) -> bool:
-    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+    return path == folder or path.startswith(folder.rstrip(_SEP) + _SEP)
 
 
 def _relative(path: str, folder: str) -> str:
-    return PurePath(path).relative_to(folder).as_posix() if path != folder else ""
+    """path below folder with `/` separators ("" for the folder itself)."""
+    if path == folder:
+        return ""
+    return path[len(folder.rstrip(_SEP)) + 1 :].replace(_SEP, "/")
 
 
-def _outermost(source: str, roots: set[str]) -> str | None:
-    found = None
-    for candidate in (source, *map(str, PurePath(source).parents)):
-        if candidate in roots:
-            found = candidate  # keep climbing: an outer root wins
-    return found
-
-
-def _label(root: str, depth: int) -> str:
-    parts = PurePath(root).parts[1:]  # without the leading "/"
-    return "/".join(parts[len(parts) - depth :]) if depth else ""
+def _parts(path: str) -> list[str]:
+    return [part for part in path.split(_SEP) if part]
 
 
 def _join(label: str, rest: str) -> str:
     return f"{label}/{rest}" if label and rest else label or rest
 
 
-def _disambiguated(rooted: dict[str, str], fixed: Mapping[str, str]) -> dict[str, str]:
-    """Each source under its root's label; labels grow by a parent until nothing clashes."""
-    rests = {source: _relative(source, root) for source, root in rooted.items()}
-    depth = {root: min(1, len(PurePath(root).parts) - 1) for root in rooted.values()}
+class _RootFinder:
+    """The outermost recorded root holding a source (folders' answers are remembered)."""
+
+    def __init__(self, roots: set[str]) -> None:
+        self.roots = roots
+        self.above: dict[str, str | None] = {}  # folder -> outermost root holding it
+
+    def outermost(self, source: str) -> str | None:
+        folder = os.path.dirname(source)
+        if folder not in self.above:
+            self.above[folder] = self._climb(folder)
+        return self.above[folder] or (source if source in self.roots else None)
+
+    def _climb(self, folder: str) -> str | None:
+        found = None
+        while True:
+            if folder in self.roots:
+                found = folder  # keep climbing: an outer root wins
+            parent = os.path.dirname(folder)
+            if parent == folder:
+                return found
+            folder = parent
+
+
+def _inferred_roots(unrooted: list[str]) -> dict[str, str]:
+    """Sources of an older catalog: the closest folder holding them all, else each one's own."""
+    if not unrooted:
+        return {}
+    common = os.path.commonpath([os.path.dirname(s) for s in unrooted])
+    if _parts(common):
+        return dict.fromkeys(unrooted, common)
+    return {s: os.path.dirname(s) for s in unrooted}  # nothing in common but `/`
+
+
+def _prefixes(displays: Iterable[str]) -> set[str]:
+    """Every leading run of whole components of the fixed displays (uploads, display root)."""
+    out: set[str] = set()
+    for display in displays:
+        parts = display.split("/")
+        out.update("/".join(parts[: n + 1]) for n in range(len(parts)))
+    return out
+
+
+def _labels(roots: set[str], taken: set[str]) -> dict[str, str]:
+    """Each root's last folder names: one, more while it clashes with another or a fixed one."""
+    parts = {root: _parts(root) for root in roots}
+    depth = {root: min(1, len(p)) for root, p in parts.items()}
     while True:
-        labels = {root: _label(root, d) for root, d in depth.items()}
-        shown = {s: _join(labels[root], rests[s]) for s, root in rooted.items()}
-        clashing = _clashing_roots(labels, shown, rooted, fixed)
-        grow = [r for r in clashing if depth[r] < len(PurePath(r).parts) - 1]
+        labels = {root: "/".join(parts[root][len(parts[root]) - d :]) for root, d in depth.items()}
+        grow = [r for r in _clashing(labels, taken) if depth[r] < len(parts[r])]
         if not grow:
-            return shown
+            return labels
         for root in grow:
             depth[root] += 1
 
 
-def _clashing_roots(
-    labels: dict[str, str], shown: dict[str, str], rooted: dict[str, str], fixed: Mapping[str, str]
-) -> set[str]:
-    """Roots whose label equals or holds another's, or whose documents look like another's."""
-    clashing: set[str] = set()
-    for root, label in labels.items():
-        for other, theirs in labels.items():
-            if other != root and (label == theirs or theirs.startswith(label + "/")):
-                clashing.update((root, other))
-    owners: dict[str, str] = {display: "" for display in fixed.values()}  # "": cannot grow
-    for source, display in shown.items():
-        root = rooted[source]
-        if display in owners:
-            clashing.update(r for r in (root, owners[display]) if r)
-        owners[display] = root
+def _clashing(labels: dict[str, str], taken: set[str]) -> set[str]:
+    """Roots whose label equals or holds another's (`docs`, `docs/hr`), or a fixed display's."""
+    clashing = {root for root, label in labels.items() if label in taken}
+    # In component order a label and one it holds sit together (or with one that also clashes).
+    ordered = sorted(labels.items(), key=lambda item: item[1].split("/"))
+    for (root, label), (other, theirs) in itertools.pairwise(ordered):
+        if label == theirs or theirs.startswith(label + "/"):
+            clashing.update((root, other))
     return clashing
