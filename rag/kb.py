@@ -147,13 +147,13 @@ class KnowledgeBase:
     def find_document(self, collection: str, ref: str) -> DocumentRecord:
         """A document by id, source as stored, source as shown, or a path that resolves to it."""
         record = self.document(collection, ref) or self.by_source(collection, ref)
-        if record is None:
-            shown = self.source_names(collection).sources_shown_as(ref)
-            if len(shown) > 1:
-                raise Conflict(f"{len(shown)} documents are shown as {ref!r}: name one by its id")
-            record = self.by_source(collection, shown[0]) if shown else None
+        shown = () if record else self.source_names(collection).sources_shown_as(ref)
+        if record is None and len(shown) == 1:
+            record = self.by_source(collection, shown[0])
         if record is None:
             record = self.by_source(collection, str(Path(ref).expanduser().resolve()))
+        if record is None and len(shown) > 1:
+            raise Conflict(f"{len(shown)} documents are shown as {ref!r}: name one by its id")
         if record is None:
             raise NotFound(f"no document {ref!r} in collection '{collection}'")
         return record

@@ -215,3 +215,10 @@ def test_cli_shows_and_deletes_by_the_displayed_source(cli_env, capsys, monkeypa
     assert code == 1 and err.startswith("Error: no document 'a/docs/handbook.md'")
     listed = json.loads(run(capsys, "list", "--json")[1])["documents"]
     assert len(listed) == 7 and not any(d["source"].endswith("/handbook.md") for d in listed)
+
+
+def test_a_glob_is_shown_from_the_folder_it_starts_in(cli_env, capsys):
+    docs = copy_samples(cli_env / "srv" / "hr")
+    assert run(capsys, "ingest", str(docs / "*.md"), "--json")[0] == 0
+    listed = json.loads(run(capsys, "list", "--json")[1])["documents"]
+    assert sorted(d["source"] for d in listed) == ["hr/handbook.md", "hr/quy-dinh-lam-viec.md"]
