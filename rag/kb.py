@@ -132,7 +132,8 @@ class KnowledgeBase:
 
     def documents(self, collection: str) -> list[DocumentRecord]:
         """All committed documents of a collection, by source."""
-        return [self._named(collection, r) for r in self._cat.documents(collection)]
+        names = self.source_names(collection)
+        return [replace(r, display=names.show(r.source)) for r in self._cat.documents(collection)]
 
     def document(self, collection: str, doc_id: str) -> DocumentRecord | None:
         """One document by id, or None."""
