@@ -50,8 +50,11 @@ class Parsers:
         args = (*args, self.limits)
         in_pool = self.pdfs_in_pool or (self.ocr and _may_need_ocr(args[1]))
         if len(args[1]) >= POOL_MIN_BYTES or (in_pool and is_pdf):
-            if is_pdf and self.split_pages and _may_have_pages(args[1], self.split_pages):
-                return self._split(args)
+            # A scan is split from 2 pages: OCR takes seconds a page, starting a part does not.
+            scan = self.ocr and _may_need_ocr(args[1])
+            split = min(self.split_pages, 2) if scan else self.split_pages
+            if is_pdf and split and _may_have_pages(args[1], split):
+                return self._split(args, split)
             return self._submit(parse_in_worker, *args)
         future: Future[Any] = Future()
         try:
@@ -73,10 +76,10 @@ class Parsers:
             self._pool = None
             return self._executor().submit(work, *args)
 
-    def _split(self, args: tuple[Any, ...]) -> Future[Any]:
-        """A PDF that may be long: every worker reads a span of its pages; then one merges."""
+    def _split(self, args: tuple[Any, ...], pages: int) -> Future[Any]:
+        """A PDF that may have `pages` pages or more: each worker reads a span; one merges."""
         parts = [
-            self._submit(read_part, *args, part, self.workers, self.split_pages)
+            self._submit(read_part, *args, part, self.workers, pages)
             for part in range(self.workers)
         ]
         future: Future[Any] = Future()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from pypdf import PageObject, PdfReader
@@ -13,7 +13,7 @@ from pypdf.errors import DependencyError, LimitReachedError
 from pypdf.generic import ArrayObject
 
 from ingest.bounds import ParseLimits, declared_pages, first_pages
-from ingest.ocr import apply_ocr
+from ingest.ocr import PageOcr, apply_ocr
 from ingest.pdf_checks import check_pages
 from ingest.pdf_log import PDF_LOG, LogEntry, log_warnings
 from ingest.text import clean_text
@@ -67,13 +67,14 @@ def finish_pdf(
     suspect: set[int],
     labels: Sequence[str | None],
     log: list[LogEntry],
+    ocr_ready: Mapping[int, PageOcr] | None = None,
 ) -> None:
     """The whole-document steps after the page texts are read: OCR, running lines, sections."""
     doc.pages = len(raw)
     doc.warnings.extend(log_warnings(log))
     if not raw:
         raise EmptyDocument("the PDF has no pages")
-    ocr = apply_ocr(data, raw, suspect, doc.warnings)  # scanned and garbled pages, by Tesseract
+    ocr = apply_ocr(data, raw, suspect, doc.warnings, ocr_ready)  # scanned and garbled pages
     texts = strip_running_lines(raw)
     doc.sections = [
         Section(text, page=i + 1, page_label=labels[i], ocr=i in ocr)

@@ -6,6 +6,7 @@ part 0, as before, and the other parts return None. Otherwise each part returns 
 text of its pages (`Span`), and `finish_parts` merges them in page order and runs the steps
 that need the whole document (the character cap, contents checks, OCR, running headers,
 chunking) with the same code as the single-process parse: same pages, text, chunk ids, errors.
+Pages without a text layer are OCR'd in the span's worker (the merge would OCR them anyway).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pypdf import PageObject, PdfReader
 
 from ingest.bounds import ParseLimits
 from ingest.loaders import kind_of, run_parser
+from ingest.ocr import PageOcr, ocr_ahead
 from ingest.parse import chunk_loaded, parse_bytes, run_limited
 from ingest.pdf import finish_pdf, open_pages, page_labels, page_text, past_max_chars, pdf_title
 from ingest.pdf_checks import check_pages
@@ -41,6 +43,7 @@ class Span:
     log: Log
     pid: int  # the worker process that read it
     seconds: float
+    ocr: dict[int, PageOcr] = field(default_factory=dict)  # its pages without a text layer
     # Part 0 only: what the single-process parse learns from the reader around the pages.
     pages: int = 0
     cut_warnings: list[str] = field(default_factory=list)
@@ -95,6 +98,7 @@ def _read_span(
         start, stop = part * len(pages) // parts, (part + 1) * len(pages) // parts
         span = _extract(pages, start, stop, limits.max_chars)
         head = len(seen)
+        span.ocr = ocr_ahead(data, span.texts, start)
         if part == 0:
             span.pages, span.cut_warnings = len(pages), cut_warnings
             span.labels = None if cut else page_labels(reader, len(pages))
@@ -164,7 +168,8 @@ def _merge_into(doc: Document, data: bytes, limits: ParseLimits, spans: list[Spa
     whole = head.labels is not None and len(raw) == head.pages
     labels = head.labels if whole and head.labels is not None else [None] * len(raw)
     doc.title = head.title
-    finish_pdf(doc, data, raw, suspect, labels, list(seen.values()))
+    ready = {page: read for span in spans for page, read in span.ocr.items()}
+    finish_pdf(doc, data, raw, suspect, labels, list(seen.values()), ready)
 
 
 def merge(spans: list[Span], max_chars: int, warnings: list[str]) -> list[str]:

@@ -30,7 +30,7 @@ class Settings:
     embed_batch: int = 32
     embed_concurrency: int = 2
     parse_workers: int = 2  # processes parsing big PDFs at once (1: parse in the loader thread)
-    pdf_split_pages: int = 16  # a PDF this long is read by all parse workers at once (0: never)
+    pdf_split_pages: int = 4  # a PDF this long is read by all parse workers at once (0: never)
     ocr: str = "auto"  # auto: OCR pages without a usable text layer if Tesseract is installed
     ocr_languages: str = "eng+vie"  # Tesseract language packs, joined with "+"
     keep_alive: str = "30m"

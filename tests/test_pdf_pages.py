@@ -17,9 +17,12 @@ from ingest.parsers import POOL_MIN_BYTES, Parsers
 from ingest.sources import Item
 from rag.config import Settings
 from rag.errors import CorruptDocument, DecompressionBomb, EncryptedDocument, ParseLimit
+from rag.ocr_check import ocr_unavailable
 from tests.hostile_pdfs import flate_bomb, many_pages
 from tests.pdf_fixtures import text_page_pdf, to_bytes
 
+MISSING = ocr_unavailable("eng+vie")
+needs_tesseract = pytest.mark.skipif(MISSING is not None, reason=f"needs Tesseract: {MISSING}")
 PAGES = 24
 PARTS = ["brush", "filter", "wheel", "sensor", "battery", "dock", "bumper", "lid"]
 
@@ -152,3 +155,18 @@ def test_short_pdfs_and_one_worker_are_not_split(tmp_path):
     assert split[0] == "ok" and not pids
     _, split, pids = single_and_split(tmp_path, long_pdf(), parse_workers=1)
     assert split[0] == "ok" and not pids
+
+
+@needs_tesseract
+def test_a_scanned_page_in_a_split_parse_is_read_by_ocr_as_in_a_single_one(
+    tmp_path, corpus_dir, monkeypatch
+):
+    monkeypatch.setenv("RAG_OCR", "auto")  # the workers start after this: they read it too
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(long_pdf(3))))
+    writer.append(PdfReader(corpus_dir / "scanned_skew.pdf"))  # page 4, in the second span
+    alone, split, pids = single_and_split(tmp_path, to_bytes(writer))
+    assert pids and split == alone
+    _, doc, chunks = split
+    assert "page 4 read by OCR (Tesseract, eng+vie)" in doc["warnings"]
+    assert {c["page"] for c in chunks if c["ocr"]} == {4}
+    assert any("LinnSequencer" in c["text"] for c in chunks)
