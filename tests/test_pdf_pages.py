@@ -16,7 +16,13 @@ from ingest.parse import parse_bytes
 from ingest.parsers import POOL_MIN_BYTES, Parsers
 from ingest.sources import Item
 from rag.config import Settings
-from rag.errors import CorruptDocument, DecompressionBomb, EncryptedDocument, ParseLimit
+from rag.errors import (
+    ConfigError,
+    CorruptDocument,
+    DecompressionBomb,
+    EncryptedDocument,
+    ParseLimit,
+)
 from rag.ocr_check import ocr_unavailable
 from tests.hostile_pdfs import flate_bomb, many_pages
 from tests.pdf_fixtures import text_page_pdf, to_bytes
@@ -170,3 +176,9 @@ def test_a_scanned_page_in_a_split_parse_is_read_by_ocr_as_in_a_single_one(
     assert "page 4 read by OCR (Tesseract, eng+vie)" in doc["warnings"]
     assert {c["page"] for c in chunks if c["ocr"]} == {4}
     assert any("LinnSequencer" in c["text"] for c in chunks)
+
+
+def test_the_split_threshold_is_a_setting():
+    assert Settings.from_mapping({"RAG_PDF_SPLIT_PAGES": "0"}).validated().pdf_split_pages == 0
+    with pytest.raises(ConfigError, match="RAG_PDF_SPLIT_PAGES='some'"):
+        Settings.from_mapping({"RAG_PDF_SPLIT_PAGES": "some"}).validated()
