@@ -37,6 +37,7 @@ class Parsers:
         self.ocr = False
         self.span_pids: set[int] = set()  # the workers that read spans of split PDFs (tests)
         self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
 
     def plan(self, items: list[Item]) -> None:
         """Decide from the run's inputs whether its small PDFs are worth sending to workers."""
@@ -70,11 +71,12 @@ class Parsers:
             self._pool = None
 
     def _submit(self, work: Callable[..., Any], *args: Any) -> Future[Any]:
-        try:
-            return self._executor().submit(work, *args)
-        except BrokenProcessPool:  # a worker died on an earlier file: start afresh
-            self._pool = None
-            return self._executor().submit(work, *args)
+        with self._lock:  # the loader and the threads merging split PDFs both submit
+            try:
+                return self._executor().submit(work, *args)
+            except BrokenProcessPool:  # a worker died on an earlier file: start afresh
+                self._pool = None
+                return self._executor().submit(work, *args)
 
     def _split(self, args: tuple[Any, ...], pages: int) -> Future[Any]:
         """A PDF that may have `pages` pages or more: each worker reads a span; one merges."""
