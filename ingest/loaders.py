@@ -43,6 +43,17 @@ def load_bytes(
     if not data:
         raise EmptyDocument("empty file")
     doc = Document(source=source, kind=kind, sha256=hashlib.sha256(data).hexdigest(), sections=[])
+    run_parser(parse, doc, data, limits)
+    return doc
+
+
+def run_parser(
+    parse: Callable[[Document, bytes, ParseLimits], None],
+    doc: Document,
+    data: bytes,
+    limits: ParseLimits,
+) -> None:
+    """parse(doc, data, limits), its unexpected failures as the file's error, then the char cap."""
     try:
         parse(doc, data, limits)
     except (DocumentError, MemoryError):  # a worker's memory limit is reported by the worker
@@ -50,9 +61,8 @@ def load_bytes(
     except LimitReachedError as exc:
         raise DecompressionBomb(BOMB) from exc
     except Exception as exc:  # a parser choking on one file must not stop the whole run
-        raise CorruptDocument(f"could not parse this {kind} file ({reason(exc)})") from exc
+        raise CorruptDocument(f"could not parse this {doc.kind} file ({reason(exc)})") from exc
     cap_chars(doc, limits.max_chars)
-    return doc
 
 
 def kind_of(source: str) -> str:

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Mapping
 
 from ingest.text import clean_text
 from rag.config import Settings
@@ -30,8 +31,20 @@ def ocr_possible() -> bool:
     return Settings.load().ocr != "off" and shutil.which("tesseract") is not None
 
 
-def apply_ocr(data: bytes, texts: list[str], suspect: set[int], warnings: list[str]) -> set[int]:
-    """Re-read empty or `suspect` pages (0-based) by OCR in place; return the pages OCR read."""
+PageOcr = tuple[str, str | None]  # one page's OCR: its text, or "" and the warning why not
+
+
+def apply_ocr(
+    data: bytes,
+    texts: list[str],
+    suspect: set[int],
+    warnings: list[str],
+    ready: Mapping[int, PageOcr] | None = None,
+) -> set[int]:
+    """Re-read empty or `suspect` pages (0-based) by OCR in place; return the pages OCR read.
+
+    `ready` holds pages already read by ocr_ahead (in the workers of a split parse).
+    """
     settings = Settings.load()  # here, not passed in: this runs in a parse worker process
     if settings.ocr == "off" or not texts:
         return set()
@@ -44,29 +57,43 @@ def apply_ocr(data: bytes, texts: list[str], suspect: set[int], warnings: list[s
     if why is not None:
         warnings.append(f"{_pages(wanted)} not read: OCR is not available ({why})")
         return set()
-    done = _read(data, sorted(wanted), texts, settings.ocr_languages, warnings)
+    done = set()
+    for i in sorted(wanted):
+        text, failed = ready[i] if ready and i in ready else ocr_page(data, i, settings)
+        if failed:
+            warnings.append(failed)
+            continue
+        texts[i] = text
+        done.add(i)
     if done:
         warnings[:] = [w for w in warnings if not _about_empty_page(w, done)]
         warnings.append(f"{_pages(done)} read by OCR (Tesseract, {settings.ocr_languages})")
     return done
 
 
-def _read(
-    data: bytes, pages: list[int], texts: list[str], languages: str, warnings: list[str]
-) -> set[int]:
-    done = set()
-    for i in pages:
-        try:
-            text = clean_text(ocr_image(render_page(data, i), languages), join_hyphens=True)
-        except (OSError, subprocess.SubprocessError, ValueError) as exc:
-            warnings.append(f"page {i + 1}: OCR failed ({type(exc).__name__}: {exc})"[:240])
-            continue
-        if not text:
-            warnings.append(f"page {i + 1}: OCR found no text on the page image either")
-            continue
-        texts[i] = text
-        done.add(i)
-    return done
+def ocr_ahead(data: bytes, texts: list[str], start: int) -> dict[int, PageOcr]:
+    """OCR the pages of a span (from page index `start`) that apply_ocr will want for sure.
+
+    Those with no text layer (every page, under RAG_OCR=force): the checks after the merge
+    never give text to an empty page, so each is OCR'd, and here it is OCR'd in parallel.
+    """
+    settings = Settings.load()
+    if settings.ocr == "off" or ocr_unavailable(settings.ocr_languages) is not None:
+        return {}
+    pages = [i for i, text in enumerate(texts) if settings.ocr == "force" or not text]
+    return {start + i: ocr_page(data, start + i, settings) for i in pages}
+
+
+def ocr_page(data: bytes, index: int, settings: Settings) -> PageOcr:
+    """One page (0-based) read by Tesseract: its text, or "" and a warning saying why not."""
+    try:
+        image = render_page(data, index)
+        text = clean_text(ocr_image(image, settings.ocr_languages), join_hyphens=True)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return "", f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"[:240]
+    if not text:
+        return "", f"page {index + 1}: OCR found no text on the page image either"
+    return text, None
 
 
 def render_page(data: bytes, index: int) -> bytes:

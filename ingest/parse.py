@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import resource
 import signal
+from collections.abc import Callable
 from types import FrameType
+from typing import Any, TypeVar
 
 from ingest.bounds import ParseLimits, cap_chunks
 from ingest.chunker import chunk_document
@@ -12,6 +14,9 @@ from ingest.loaders import load_bytes
 from ingest.ocr import mark_ocr_chunks
 from rag.errors import EmptyDocument, ParseLimit
 from rag.models import Chunk, Document
+
+T = TypeVar("T")
+_TOO_LONG = "parsing took longer than {:g} s (RAG_PARSE_TIMEOUT): split the file or raise the limit"
 
 
 def parse_bytes(
@@ -26,17 +31,24 @@ def parse_bytes(
     """Load and chunk one file's bytes; raises a DocumentError when nothing can be indexed."""
     limits = limits or ParseLimits()
     doc = load_bytes(source, data, limits=limits)
+    return doc, chunk_loaded(doc, doc_id, max_tokens, overlap, room, limits)
+
+
+def chunk_loaded(
+    doc: Document, doc_id: str, max_tokens: int, overlap: int, room: int | None, limits: ParseLimits
+) -> list[Chunk]:
+    """A loaded document's chunks, capped; raises EmptyDocument when there are none."""
     chunks = chunk_document(doc, doc_id, max_tokens, overlap, room)
     chunks = cap_chunks(doc, chunks, limits.max_chunks)
     chunks = mark_ocr_chunks(doc, chunks)  # pages read by OCR say so in the chunk metadata
     if not chunks:
         raise EmptyDocument("no text to index")
-    return doc, chunks
+    return chunks
 
 
 def start_worker(memory_mb: int) -> None:
     """Worker-process initializer: import the parsers, then cap this process's address space."""
-    import ingest.pdf  # noqa: F401 - imported before the cap, so the cap is left for the file
+    import ingest.pdf_pages  # noqa: F401 - imported before the cap, so the cap is left for the file
 
     limit = memory_mb * 1024 * 1024
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -55,15 +67,24 @@ def parse_in_worker(
     limits: ParseLimits,
 ) -> tuple[Document, list[Chunk]]:
     """parse_bytes under the time limit (and the initializer's memory limit) of a worker."""
+    args = (source, data, doc_id, max_tokens, overlap, room, limits)
+    return run_limited(limits, limits.seconds, parse_bytes, *args)
+
+
+def run_limited(limits: ParseLimits, seconds: float, work: Callable[..., T], *args: Any) -> T:
+    """work(*args) in a worker, stopped after `seconds` (what is left of RAG_PARSE_TIMEOUT).
+
+    Time and memory overruns become the file's ParseLimit, worded the same for every part of
+    a parse, so a PDF split across workers fails exactly as the whole file would.
+    """
+    if seconds <= 0:
+        raise ParseLimit(_TOO_LONG.format(limits.seconds))
     previous = signal.signal(signal.SIGALRM, _out_of_time)
-    signal.setitimer(signal.ITIMER_REAL, limits.seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        return parse_bytes(source, data, doc_id, max_tokens, overlap, room, limits)
+        return work(*args)
     except _OutOfTime:
-        raise ParseLimit(
-            f"parsing took longer than {limits.seconds:g} s (RAG_PARSE_TIMEOUT): "
-            "split the file or raise the limit"
-        ) from None
+        raise ParseLimit(_TOO_LONG.format(limits.seconds)) from None
     except MemoryError:
         raise ParseLimit(
             f"parsing needed more than {limits.memory_mb} MB of memory (RAG_PARSE_MEMORY_MB): "

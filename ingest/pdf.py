@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import io
-import logging
 import re
-import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from pypdf import PageObject, PdfReader
@@ -15,8 +13,9 @@ from pypdf.errors import DependencyError, LimitReachedError
 from pypdf.generic import ArrayObject
 
 from ingest.bounds import ParseLimits, declared_pages, first_pages
-from ingest.ocr import apply_ocr
+from ingest.ocr import PageOcr, apply_ocr
 from ingest.pdf_checks import check_pages
+from ingest.pdf_log import PDF_LOG, LogEntry, log_warnings
 from ingest.text import clean_text
 from rag.errors import (
     CorruptDocument,
@@ -29,8 +28,6 @@ from rag.models import Document, Section
 
 _DIGITS = re.compile(r"\d+")
 _EDGE_LINES = 2
-# pypdf notes these on healthy files (the IRS 1040 form, for one): not worth a user's attention.
-_BENIGN = ("parsing for Object Streams", "Multiple definitions in dictionary")
 _NEEDS_CRYPTOGRAPHY = (
     "encrypted PDF: decrypting it needs the 'cryptography' package, which is not installed"
 )
@@ -40,52 +37,44 @@ BOMB = (
 )
 
 
-# ----------------------------------------------------------------------------------------
-
-
-class _PdfLog(logging.Handler):
-    """Collects pypdf's warnings for the file this thread is loading, instead of printing them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self._local = threading.local()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        seen = getattr(self._local, "seen", None)
-        if seen is not None:
-            seen.setdefault(str(record.msg)[:200], record)  # one per kind: repeats add nothing
-
-    @contextmanager
-    def capture(self) -> Iterator[dict[str, logging.LogRecord]]:
-        self._local.seen = {}
-        try:
-            yield self._local.seen
-        finally:
-            self._local.seen = None
-
-
-_PDF_LOG = _PdfLog()
-logging.getLogger("pypdf").addHandler(_PDF_LOG)
-# Without this, an app that configures root logging would still print every pypdf warning.
-logging.getLogger("pypdf").propagate = False
-
-
 def parse_pdf(doc: Document, data: bytes, limits: ParseLimits) -> None:
+    """Read every page of a PDF into doc.sections (the single-process path)."""
+    with PDF_LOG.capture() as seen:
+        reader, pages, cut = open_pages(data, limits.max_pages, doc.warnings)
+        raw = _page_texts(pages, limits.max_chars, doc.warnings)
+        suspect = check_pages(lambda: reader, raw, doc.warnings)  # XFA, gutters, TOC, garbled
+        whole = len(pages) == len(raw) and not cut  # page_labels would walk every page
+        labels = page_labels(reader, len(raw)) if whole else [None] * len(raw)
+        doc.title = pdf_title(reader)
+    finish_pdf(doc, data, raw, suspect, labels, list(seen.values()))
+
+
+def open_pages(
+    data: bytes, max_pages: int, warnings: list[str]
+) -> tuple[PdfReader, list[PageObject], bool]:
+    """The reader and its (first max_pages) pages; the errors of a PDF that cannot be opened."""
     if b"%PDF-" not in data[:1024]:
         raise CorruptDocument("not a PDF: the file does not start with a %PDF- header")
-    with _PDF_LOG.capture() as seen:
-        reader = _open_pdf(data)
-        pages, cut = _bounded_pages(reader, limits.max_pages, doc.warnings)
-        raw = _page_texts(pages, limits.max_chars, doc.warnings)
-        suspect = check_pages(reader, raw, doc.warnings)  # XFA, gutters, TOC leaders, garbled
-        whole = len(pages) == len(raw) and not cut  # page_labels would walk every page
-        labels = _page_labels(reader, len(raw)) if whole else [None] * len(raw)
-        doc.title = _pdf_title(reader)
+    reader = _open_pdf(data)
+    pages, cut = _bounded_pages(reader, max_pages, warnings)
+    return reader, pages, cut
+
+
+def finish_pdf(
+    doc: Document,
+    data: bytes,
+    raw: list[str],
+    suspect: set[int],
+    labels: Sequence[str | None],
+    log: list[LogEntry],
+    ocr_ready: Mapping[int, PageOcr] | None = None,
+) -> None:
+    """The whole-document steps after the page texts are read: OCR, running lines, sections."""
     doc.pages = len(raw)
-    doc.warnings.extend(_log_warnings(list(seen.values())))
+    doc.warnings.extend(log_warnings(log))
     if not raw:
         raise EmptyDocument("the PDF has no pages")
-    ocr = apply_ocr(data, raw, suspect, doc.warnings)  # scanned and garbled pages, by Tesseract
+    ocr = apply_ocr(data, raw, suspect, doc.warnings, ocr_ready)  # scanned and garbled pages
     texts = strip_running_lines(raw)
     doc.sections = [
         Section(text, page=i + 1, page_label=labels[i], ocr=i in ocr)
@@ -145,25 +134,35 @@ def _page_texts(pages: list[PageObject], max_chars: int, warnings: list[str]) ->
     total = 0
     for i, page in enumerate(pages):
         if total > max_chars:  # cap_chars cuts the excess and says so: stop extracting now
-            warnings.append(f"pages after {i:,} were not read: over RAG_MAX_CHARS already")
+            warnings.append(past_max_chars(i))
             break
-        try:
-            text = clean_text(page.extract_text() or "", join_hyphens=True)
-        except DependencyError as exc:
-            raise EncryptedDocument(_NEEDS_CRYPTOGRAPHY) from exc
-        except LimitReachedError as exc:
-            raise DecompressionBomb(BOMB) from exc
-        except Exception as exc:  # one bad page should not cost the other pages
-            warnings.append(f"page {i + 1}: text extraction failed ({reason(exc)})")
-            texts.append("")
-            continue
-        if not text and _inflates_too_far(page):
-            raise DecompressionBomb(BOMB)  # pypdf's extract_text hides the limit as "no text"
-        if not text:
-            warnings.append(f"page {i + 1}: no extractable text (scanned image?)")
+        text = page_text(page, i, warnings)
         total += len(text)
         texts.append(text)
     return texts
+
+
+def past_max_chars(index: int) -> str:
+    """The warning for pages not read because RAG_MAX_CHARS was reached before page index+1."""
+    return f"pages after {index:,} were not read: over RAG_MAX_CHARS already"
+
+
+def page_text(page: PageObject, index: int, warnings: list[str]) -> str:
+    """One page's cleaned text ("" if unreadable, with a warning); raises for the whole file."""
+    try:
+        text = clean_text(page.extract_text() or "", join_hyphens=True)
+    except DependencyError as exc:
+        raise EncryptedDocument(_NEEDS_CRYPTOGRAPHY) from exc
+    except LimitReachedError as exc:
+        raise DecompressionBomb(BOMB) from exc
+    except Exception as exc:  # one bad page should not cost the other pages
+        warnings.append(f"page {index + 1}: text extraction failed ({reason(exc)})")
+        return ""
+    if not text and _inflates_too_far(page):
+        raise DecompressionBomb(BOMB)  # pypdf's extract_text hides the limit as "no text"
+    if not text:
+        warnings.append(f"page {index + 1}: no extractable text (scanned image?)")
+    return text
 
 
 def _inflates_too_far(page: PageObject) -> bool:
@@ -236,7 +235,7 @@ def _could_be_running(key: str) -> bool:
     return any(ch.isalpha() for ch in key) or (key.count("#") <= 2 and len(key) <= 12)
 
 
-def _page_labels(reader: PdfReader, count: int) -> list[str | None]:
+def page_labels(reader: PdfReader, count: int) -> list[str | None]:
     try:
         labels = [str(label) for label in reader.page_labels]
     except Exception:  # a broken /PageLabels tree only costs the printed labels
@@ -244,35 +243,12 @@ def _page_labels(reader: PdfReader, count: int) -> list[str | None]:
     return list(labels) if len(labels) == count else [None] * count
 
 
-def _pdf_title(reader: PdfReader) -> str | None:
+def pdf_title(reader: PdfReader) -> str | None:
     try:
         title = reader.metadata.title if reader.metadata else None
     except Exception:
         return None
     return clean_text(str(title)) or None if title else None
-
-
-def _log_warnings(records: list[logging.LogRecord]) -> list[str]:
-    out = []
-    fonts = [r for r in records if "fontTools" in str(r.msg)]
-    others = [r for r in records if not str(r.msg).startswith(_BENIGN) and r not in fonts]
-    if fonts:
-        # We do not install fontTools: on the corpus it turned a readable table into garbage.
-        out.append("some embedded fonts could not be fully decoded: their text may be garbled")
-    if others:
-        out.append(
-            f"pypdf worked around {len(others)} kind(s) of damage in this PDF "
-            f"(e.g. {_message(others[0])!r}): some text may be missing"
-        )
-    return out
-
-
-def _message(record: logging.LogRecord) -> str:
-    try:
-        text = record.getMessage()
-    except Exception:  # a malformed log call must not break loading
-        text = str(record.msg)
-    return " ".join(text.split())[:120]
 
 
 def reason(exc: BaseException) -> str:

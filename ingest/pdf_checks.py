@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ingest.xfa import XFA_PLACEHOLDER, xfa_text
@@ -37,8 +38,11 @@ _MAX_ODD_WORDS = 0.25
 _MAX_SYMBOLS = 0.2
 
 
-def check_pages(reader: Any, texts: list[str], warnings: list[str]) -> set[int]:
-    """Fix the page texts in place (XFA, gutters, TOC leaders); return the garbled pages."""
+def check_pages(reader: Callable[[], Any], texts: list[str], warnings: list[str]) -> set[int]:
+    """Fix the page texts in place (XFA, gutters, TOC leaders); return the garbled pages.
+
+    `reader` gives the PdfReader, only called for an XFA form (a split parse opens it then).
+    """
     _read_xfa(reader, texts, warnings)
     suspect = set()
     for i, text in enumerate(texts):
@@ -56,13 +60,13 @@ def check_pages(reader: Any, texts: list[str], warnings: list[str]) -> set[int]:
     return suspect
 
 
-def _read_xfa(reader: Any, texts: list[str], warnings: list[str]) -> None:
+def _read_xfa(reader: Callable[[], Any], texts: list[str], warnings: list[str]) -> None:
     # Only a page that is nothing but the viewer placeholder is replaced: hybrid forms such as
     # the IRS 1040 carry their real text on the pages as well.
     placeholder = [i for i, text in enumerate(texts) if XFA_PLACEHOLDER in " ".join(text.split())]
     if not placeholder:
         return
-    text = xfa_text(reader)
+    text = xfa_text(reader())
     if not text:
         why = "the content of this PDF is an XFA form that could not be read"
         if len(placeholder) == len(texts):

@@ -30,6 +30,7 @@ class Settings:
     embed_batch: int = 32
     embed_concurrency: int = 2
     parse_workers: int = 2  # processes parsing big PDFs at once (1: parse in the loader thread)
+    pdf_split_pages: int = 4  # a PDF this long is read by all parse workers at once (0: never)
     ocr: str = "auto"  # auto: OCR pages without a usable text layer if Tesseract is installed
     ocr_languages: str = "eng+vie"  # Tesseract language packs, joined with "+"
     keep_alive: str = "30m"
@@ -299,6 +300,7 @@ _FIELDS: dict[str, tuple[str, _Parse]] = {
     "embed_batch": ("RAG_EMBED_BATCH", _positive_int),
     "embed_concurrency": ("RAG_EMBED_CONCURRENCY", _positive_int),
     "parse_workers": ("RAG_PARSE_WORKERS", _positive_int),
+    "pdf_split_pages": ("RAG_PDF_SPLIT_PAGES", _nonneg_int),
     "ocr": ("RAG_OCR", _ocr_mode),
     "ocr_languages": ("RAG_OCR_LANGUAGES", _ocr_languages),
     "keep_alive": ("RAG_KEEP_ALIVE", _keep_alive),
