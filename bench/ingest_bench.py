@@ -17,8 +17,8 @@ from typing import Any, cast
 from bench.common import EMBED_COST_S, SHARED, DoubleProc, bench_settings
 from bench.report import Report
 from bench.stores import release_chroma
-from ingest.pipeline import WRITE_BATCH
 from ingest.run import ingest_paths
+from ingest.write_stage import WRITE_BATCH
 from rag.kb import KnowledgeBase
 from rag.store import HNSW, PREFIX
 

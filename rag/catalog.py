@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag import lexical
+from rag import catalog_write, lexical
 from rag.catalog_rows import DOC_COLUMNS, SCHEMA, hit_row, record_of
 from rag.models import Chunk, DocumentRecord
 
@@ -162,18 +162,12 @@ class Catalog:
     def reserve(self, collection: str, chunk_ids: Iterable[str]) -> None:
         """Journal ids about to be written to the vector store."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
-                [(collection, cid) for cid in chunk_ids],
-            )
+            catalog_write.journal(db, collection, list(chunk_ids))
 
     def release(self, collection: str, chunk_ids: Iterable[str]) -> None:
         """Forget journalled ids (after their fate in the vector store is settled)."""
         with self.transaction() as db:
-            db.executemany(
-                "DELETE FROM pending WHERE collection=? AND chunk_id=?",
-                [(collection, cid) for cid in chunk_ids],
-            )
+            catalog_write.forget(db, collection, list(chunk_ids))
 
     def commit(
         self, collection: str, record: DocumentRecord, mtime_ns: int, chunks: list[Chunk]
@@ -182,17 +176,28 @@ class Catalog:
         return self.commit_many(collection, [(record, mtime_ns, chunks)])
 
     def commit_many(
-        self, collection: str, versions: list[tuple[DocumentRecord, int, list[Chunk]]]
+        self,
+        collection: str,
+        versions: list[tuple[DocumentRecord, int, list[Chunk]]],
+        settled: Sequence[str] = (),
     ) -> list[str]:
-        """Make several document versions current in one transaction; return the replaced ids."""
-        replaced: list[str] = []
+        """Make several document versions current in one transaction; return the replaced ids.
+
+        `settled` ids (the new versions' chunks, journalled by `reserve`) leave the journal in
+        the same transaction: once committed, a chunk is owned and needs no journal entry.
+        """
+        current = {c.id for _, _, chunks in versions for c in chunks}
         with self.transaction() as db:
-            for record, mtime_ns, chunks in versions:
-                old = self._drop_document(db, collection, record.doc_id, record.source)
-                self._insert_version(db, collection, record, mtime_ns, chunks)
-                current = {c.id for c in chunks}
-                replaced.extend(cid for cid in old if cid not in current)
-        return replaced
+            if len({record.doc_id for record, _, _ in versions}) == len(versions):
+                old = catalog_write.replace_versions(db, collection, versions)
+            else:  # the same document twice: each version replaces the one before, in order
+                old = []
+                for record, mtime_ns, chunks in versions:
+                    old += self._drop_document(db, collection, record.doc_id, record.source)
+                    self._insert_version(db, collection, record, mtime_ns, chunks)
+            if settled:
+                catalog_write.forget(db, collection, settled)
+        return list(dict.fromkeys(cid for cid in old if cid not in current))
 
     @staticmethod
     def _insert_version(

@@ -206,16 +206,17 @@ class KnowledgeBase:
         ids = [c.id for v in versions for c in v.chunks]
         if not ids:
             return
-        vectors = np.asarray([x for v in versions for x in v.vectors], dtype=np.float32)
+        vectors = np.concatenate([np.asarray(v.vectors, dtype=np.float32) for v in versions])
         if len(vectors) != len(ids):
             raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
         metas = [c.metadata() for v in versions for c in v.chunks]
         self._cat.reserve(collection, ids)
         self.store.upsert(collection, self.settings.embed_model, ids, vectors, metas)
-        old = self._cat.commit_many(
-            collection, [(v.record, v.mtime_ns, v.chunks) for v in versions]
-        )
-        self._discard(collection, old, settled=ids)
+        # The commit also takes the new ids off the journal; only replaced ids stay for step 4.
+        versions_rows = [(v.record, v.mtime_ns, v.chunks) for v in versions]
+        old = self._cat.commit_many(collection, versions_rows, settled=ids)
+        if old:
+            self._discard(collection, old)
         record_ingest(collection, len(versions), len(ids))
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
