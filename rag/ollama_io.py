@@ -139,7 +139,8 @@ def _checked(raw: Any, count: int, dims: int | None, model: str, dtype: Any) -> 
     array = _fast(raw, count, dims)
     if array is None:
         array = _diagnosed(raw, count, dims, model)
-    out = array.astype(dtype, copy=False)
+    with np.errstate(over="ignore"):  # refused just below, with a clearer message
+        out = array.astype(dtype, copy=False)
     if not np.isfinite(out).all():  # finite as float64 but too big for float32
         bad = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
         _bad(f"embedding {bad} holds values too large for a vector")
