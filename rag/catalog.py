@@ -3,14 +3,14 @@
 The catalog is the source of truth for "what is ingested"; the vector store holds the vectors.
 It offers the journal steps of the crash-safe write order that `rag.kb.KnowledgeBase` owns:
 `reserve(ids)` journals ids as pending, `commit_many(...)` replaces documents' rows in one
-transaction and journals the replaced ids, `release(ids)` forgets settled ones, and `orphans()`
+transaction (rag.catalog_write: a few statements per batch), journals the replaced ids and
+forgets the settled new ones, `release(ids)` forgets settled ones, and `orphans()`
 lists pending ids that no committed document owns (the next run deletes their vectors).
 The keyword index (`rag.lexical`, FTS5) follows `chunks` through triggers, in the same transaction.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -186,62 +186,21 @@ class Catalog:
         `settled` ids (the new versions' chunks, journalled by `reserve`) leave the journal in
         the same transaction: once committed, a chunk is owned and needs no journal entry.
         """
-        current = {c.id for _, _, chunks in versions for c in chunks}
         with self.transaction() as db:
             if len({record.doc_id for record, _, _ in versions}) == len(versions):
+                current = {c.id for _, _, chunks in versions for c in chunks}
                 old = catalog_write.replace_versions(db, collection, versions)
+                replaced = [cid for cid in old if cid not in current]
             else:  # the same document twice: each version replaces the one before, in order
-                old = []
+                replaced = []
                 for record, mtime_ns, chunks in versions:
-                    old += self._drop_document(db, collection, record.doc_id, record.source)
-                    self._insert_version(db, collection, record, mtime_ns, chunks)
-            if settled:
-                catalog_write.forget(db, collection, settled)
-        return list(dict.fromkeys(cid for cid in old if cid not in current))
-
-    @staticmethod
-    def _insert_version(
-        db: sqlite3.Connection,
-        collection: str,
-        record: DocumentRecord,
-        mtime_ns: int,
-        chunks: list[Chunk],
-    ) -> None:
-        db.execute(
-            f"INSERT INTO documents (collection, {DOC_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                collection,
-                record.doc_id,
-                record.source,
-                record.sha256,
-                record.kind,
-                len(chunks),
-                record.pages,
-                record.size,
-                mtime_ns,
-                record.ingested_at,
-                json.dumps(record.warnings, ensure_ascii=False),
-            ),
-        )
-        db.executemany(
-            "INSERT INTO chunks (collection, chunk_id, doc_id, idx, source, text, heading, "
-            "page, page_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    collection,
-                    c.id,
-                    c.doc_id,
-                    c.index,
-                    c.source,
-                    c.text,
-                    c.heading,
-                    c.page,
-                    c.page_label,
-                )
-                for c in chunks
-            ],
-        )
+                    old = catalog_write.drop_document(db, collection, record.doc_id, record.source)
+                    catalog_write.insert_version(db, collection, record, mtime_ns, chunks)
+                    replaced += [cid for cid in old if cid not in {c.id for c in chunks}]
+            # A replaced id stays journalled until the caller has deleted its vector.
+            gone = set(replaced)
+            catalog_write.forget(db, collection, [cid for cid in settled if cid not in gone])
+        return list(dict.fromkeys(replaced))
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
         """Record a new file stat for an unchanged document (same hash, new mtime)."""
@@ -254,7 +213,7 @@ class Catalog:
     def remove(self, collection: str, doc_id: str) -> list[str]:
         """Drop a document in one transaction; its chunk ids move to the journal."""
         with self.transaction() as db:
-            return self._drop_document(db, collection, doc_id, None)
+            return catalog_write.drop_document(db, collection, doc_id, None)
 
     def chunking(self, collection: str) -> str | None:
         """The chunking parameters (JSON) a collection was built with, if recorded."""
@@ -274,27 +233,6 @@ class Catalog:
         with self.transaction() as db:
             for table in ("documents", "chunks", "pending", "chunking"):
                 db.execute(f"DELETE FROM {table} WHERE collection=?", (collection,))
-
-    def _drop_document(
-        self, db: sqlite3.Connection, collection: str, doc_id: str, source: str | None
-    ) -> list[str]:
-        old = [
-            row[0]
-            for row in db.execute(
-                "SELECT chunk_id FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id)
-            )
-        ]
-        db.executemany(
-            "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
-            [(collection, cid) for cid in old],
-        )
-        db.execute("DELETE FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id))
-        db.execute("DELETE FROM documents WHERE collection=? AND doc_id=?", (collection, doc_id))
-        if source is not None:
-            db.execute(
-                "DELETE FROM documents WHERE collection=? AND source=?", (collection, source)
-            )
-        return old
 
     def _one(self, collection: str, column: str, value: str) -> DocumentRecord | None:
         with self._lock:

@@ -95,3 +95,39 @@ def _doc_row(record: DocumentRecord, mtime_ns: int, chunks: list[Chunk]) -> list
 
 def _chunk_row(c: Chunk) -> list[object]:
     return [c.id, c.doc_id, c.index, c.source, c.text, c.heading, c.page, c.page_label]
+
+
+def insert_version(
+    db: sqlite3.Connection,
+    collection: str,
+    record: DocumentRecord,
+    mtime_ns: int,
+    chunks: list[Chunk],
+) -> None:
+    """Insert one document version row by row (for a batch naming one document twice)."""
+    marks = ", ".join("?" * 11)
+    row = (collection, *_doc_row(record, mtime_ns, chunks))
+    db.execute(f"INSERT INTO documents (collection, {DOC_COLUMNS}) VALUES ({marks})", row)
+    rows = [(collection, *_chunk_row(c)) for c in chunks]
+    db.executemany(f"INSERT INTO chunks ({_COLUMNS}) VALUES ({', '.join('?' * 9)})", rows)
+
+
+def drop_document(
+    db: sqlite3.Connection, collection: str, doc_id: str, source: str | None
+) -> list[str]:
+    """Delete a document's rows, journalling its chunk ids; return them."""
+    old = [
+        row[0]
+        for row in db.execute(
+            "SELECT chunk_id FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id)
+        )
+    ]
+    db.executemany(
+        "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
+        [(collection, cid) for cid in old],
+    )
+    db.execute("DELETE FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id))
+    db.execute("DELETE FROM documents WHERE collection=? AND doc_id=?", (collection, doc_id))
+    if source is not None:
+        db.execute("DELETE FROM documents WHERE collection=? AND source=?", (collection, source))
+    return old

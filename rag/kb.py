@@ -7,9 +7,10 @@ that a crash at any point leaves the old or the new version of a document, never
    written;
 2. upsert: the vectors go into the vector store;
 3. commit: one catalog transaction makes the new versions current (their chunks become
-   searchable) and journals the ids they replaced;
+   searchable), journals the ids they replaced and forgets the new ids (committed chunks are
+   owned: they need no journal entry);
 4. delete: the replaced ids are deleted from the vector store;
-5. release: the journal forgets the ids whose fate is settled.
+5. release: the journal forgets the replaced ids.
 Removing a document is 3-5 with no new version. `repair` finishes 4-5 for journalled ids that no
 committed document owns (leftovers of an interrupted run); ingest runs it first. Reads trust the
 catalog: a vector the catalog does not hold as committed is never returned.
