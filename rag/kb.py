@@ -207,7 +207,8 @@ class KnowledgeBase:
         ids = [c.id for v in versions for c in v.chunks]
         if not ids:
             return
-        vectors = np.concatenate([np.asarray(v.vectors, dtype=np.float32) for v in versions])
+        rows = [np.asarray(v.vectors, dtype=np.float32) for v in versions if v.chunks]
+        vectors = np.concatenate(rows)
         if len(vectors) != len(ids):
             raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
         metas = [c.metadata() for v in versions for c in v.chunks]
