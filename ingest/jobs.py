@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ingest.chunker import embed_heading
 from ingest.sources import Item
 from rag.kb import DocumentVersion
@@ -20,7 +22,7 @@ class Job:
     chunks: list[Chunk]
     texts: list[str]
     existed: bool
-    vectors: list[list[float] | None] = field(default_factory=list)
+    vectors: list[np.ndarray | None] = field(default_factory=list)  # float32 rows
     remaining: int = 0
     error: str | None = None
 
@@ -43,5 +45,5 @@ def embed_text(chunk: Chunk) -> str:
 
 def version_of(job: Job) -> DocumentVersion:
     """What the writer hands the knowledge base for a fully embedded job."""
-    vectors = [v for v in job.vectors if v is not None]  # none is None once job.error is None
-    return DocumentVersion(job.record, job.item.mtime_ns, job.chunks, vectors)
+    rows = [v for v in job.vectors if v is not None]  # none is None once job.error is None
+    return DocumentVersion(job.record, job.item.mtime_ns, job.chunks, np.stack(rows))

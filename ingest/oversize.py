@@ -17,9 +17,9 @@ from rag.tokens import estimate_tokens
 MAX_SPLITS = 6  # halvings of a too-long input before giving up (1/64 of it must fit)
 
 
-def embed_one_by_one(ollama: OllamaClient, texts: list[str]) -> list[list[float] | None]:
+def embed_one_by_one(ollama: OllamaClient, texts: list[str]) -> list[np.ndarray | None]:
     """Each text's vector, splitting those that are too long; None where even 1/64 is."""
-    out: list[list[float] | None] = []
+    out: list[np.ndarray | None] = []
     for text in texts:
         try:
             out.append(embed_split(ollama, text, 0))
@@ -28,10 +28,11 @@ def embed_one_by_one(ollama: OllamaClient, texts: list[str]) -> list[list[float]
     return out
 
 
-def embed_split(ollama: OllamaClient, text: str, depth: int) -> list[float]:
+def embed_split(ollama: OllamaClient, text: str, depth: int) -> np.ndarray:
     """Embed text; if the model finds it too long, embed its halves and average them."""
     try:
-        return ollama.embed_documents([text])[0]
+        row: np.ndarray = ollama.embed_documents([text])[0]
+        return row
     except InputTooLong:
         halves = _halves(text)
         if depth >= MAX_SPLITS or len(halves) < 2:
@@ -39,7 +40,8 @@ def embed_split(ollama: OllamaClient, text: str, depth: int) -> list[float]:
     parts = [(embed_split(ollama, h, depth + 1), len(h)) for h in halves]
     pooled = np.sum([np.asarray(v, dtype=np.float64) * n for v, n in parts], axis=0)
     norm = float(np.linalg.norm(pooled)) or 1.0
-    return [float(x) for x in pooled / norm]
+    out: np.ndarray = (pooled / norm).astype(np.float32)
+    return out
 
 
 def _halves(text: str) -> list[str]:

@@ -2,37 +2,38 @@
 
 Four stages run at once, joined by bounded queues, so that parsing, chunking and Chroma writes
 overlap with embedding and the embedder is never idle waiting on us:
-  loader (1 thread) → batcher (1) → embedders (`embed_concurrency` per host) → writer (1).
-Batches span documents, so a folder of small files still sends full batches.
+  loader (1 thread) → batcher (1) → embedders (`embed_concurrency` per host) → writer (1,
+  ingest.write_stage). Batches span documents, so a folder of small files still sends full
+  batches.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
+import numpy as np
+
 from ingest import chunking
-from ingest.jobs import Job, Parsing, embed_text, version_of
+from ingest.jobs import Job, Parsing, embed_text
 from ingest.oversize import embed_one_by_one
 from ingest.parsers import Parsers
 from ingest.report import IngestReport, Progress
 from ingest.sources import Item, doc_id_for
-from ingest.stages import Stages
+from ingest.write_stage import WriteStage
 from rag.catalog_rows import now_iso
 from rag.errors import DocumentError, InputTooLong, RagError
 from rag.kb import KnowledgeBase
 from rag.models import Chunk, Document, DocumentRecord
 
 END = None
-WRITE_BATCH = 512  # vectors per Chroma write; bigger batches insert faster
 
 
-class Pipeline(Stages):
+class Pipeline(WriteStage):
     """One ingest run over a list of items."""
 
     def __init__(
@@ -199,7 +200,7 @@ class Pipeline(Stages):
         )
         self.progress.add(chunks_found=len(chunks), bytes_parsed=parsing.item.size)
         texts = [embed_text(c) for c in chunks]
-        vectors: list[list[float] | None] = [None] * len(chunks)
+        vectors: list[np.ndarray | None] = [None] * len(chunks)
         return Job(parsing.item, record, chunks, texts, parsing.existed, vectors, len(chunks))
 
     # -- stage 2: batches across documents ---------------------------------------------------
@@ -243,80 +244,28 @@ class Pipeline(Stages):
                 continue
             if batch is END or self._stop.is_set():
                 return
+            texts = [job.texts[i] for job, i in batch]
             try:
-                vectors: list[list[float] | None] = list(
-                    self.kb.ollama.embed_documents([job.texts[i] for job, i in batch])
-                )
+                vectors: list[np.ndarray | None] = list(self.kb.ollama.embed_documents(texts))
             except InputTooLong:
-                texts = [job.texts[i] for job, i in batch]
                 vectors = embed_one_by_one(self.kb.ollama, texts)
                 for (job, index), vector in zip(batch, vectors, strict=True):
                     if vector is None:
                         job.error = f"chunk {index} is longer than the embedding model accepts"
-            for (job, index), vector in zip(batch, vectors, strict=True):
-                self._deliver(job, index, vector)
+            self._deliver(batch, vectors)
 
-    def _deliver(self, job: Job, index: int, vector: list[float] | None) -> None:
-        job.vectors[index] = vector
+    def _deliver(self, batch: list[tuple[Job, int]], vectors: list[np.ndarray | None]) -> None:
+        """Hand each job its vectors; a job with all of them goes on to the writer."""
+        for (job, index), vector in zip(batch, vectors, strict=True):
+            job.vectors[index] = vector
+        counts = Counter(id(job) for job, _ in batch)
+        jobs = {id(job): job for job, _ in batch}
+        complete = []
         with self._report_lock:
-            job.remaining -= 1
-            complete = job.remaining == 0
-        self.progress.add(chunks_embedded=1)
-        if complete:
+            for key, count in counts.items():
+                jobs[key].remaining -= count
+                if jobs[key].remaining == 0:
+                    complete.append(jobs[key])
+        self.progress.add(chunks_embedded=len(batch))
+        for job in complete:
             self._done.put(job)
-
-    # -- stage 4: write ------------------------------------------------------------------------
-
-    def _write(self) -> None:
-        pending: list[Job] = []
-        while True:
-            job = self._done.get()
-            if job is not END:
-                pending.append(job)
-            full = sum(len(j.chunks) for j in pending) >= WRITE_BATCH
-            if pending and (job is END or full or self._done.empty()):
-                self._commit(pending)
-                pending = []
-            if job is END:
-                return
-
-    def _commit(self, jobs: list[Job]) -> None:
-        good = [j for j in jobs if j.error is None]
-        for job in jobs:
-            if job.error is not None:
-                self._finish(job.item, "failed", job.error)
-        if not good:
-            return
-        self.kb.write(self.collection, [version_of(j) for j in good])
-        for job in good:
-            self.progress.add(chunks_written=len(job.chunks))
-            self._finish(job.item, "updated" if job.existed else "added", chunks=len(job.chunks))
-            self._note_warnings(job)
-
-    def _note_warnings(self, job: Job) -> None:
-        warnings = list(job.record.warnings)
-        try:
-            st = os.stat(job.item.source)
-            if job.item.mtime_ns and (st.st_size, st.st_mtime_ns) != (
-                job.item.size,
-                job.item.mtime_ns,
-            ):
-                warnings.append(
-                    "changed while it was being ingested: the version read was "
-                    "indexed; run again to pick up the change"
-                )
-        except OSError:
-            pass
-        if warnings:
-            with self._report_lock:
-                self.report.warnings[job.item.source] = warnings
-
-    def _finish(self, item: Item, outcome: str, error: str = "", chunks: int = 0) -> None:
-        with self._report_lock:
-            if outcome == "failed":
-                self.report.fail(item.source, error)
-            else:
-                getattr(self.report, outcome).append(item.source)
-            self.report.chunks += chunks
-        skipped = item.size if outcome in ("unchanged", "failed") else 0
-        self.progress.add(files_done=1, bytes_done=item.size, bytes_skipped=skipped)

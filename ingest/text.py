@@ -41,7 +41,7 @@ _CHAOS_TOLERANCE = 0.1
 _VIETNAMESE = frozenset([chr(code) for code in range(0x1EA0, 0x1EFA)] + list("ăđơưĂĐƠƯ"))
 _MAX_ACCENTED_PERCENT = 30
 _MOSTLY_UTF8 = 20  # valid non-ASCII characters per undecodable byte
-_CONTROL_BYTES = frozenset([*range(0, 9), *range(14, 27), *range(28, 32), 127])
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 27), *range(28, 32), 127])
 
 
 def clean_text(text: str, *, join_hyphens: bool = False) -> str:
@@ -84,7 +84,7 @@ def looks_binary(data: bytes) -> bool:
     head = data[:8192]
     if b"\x00" in head:
         return True
-    controls = sum(1 for byte in head if byte in _CONTROL_BYTES)
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))  # counted in C
     return controls * 10 > len(head)
 
 

@@ -3,7 +3,8 @@
 The catalog is the source of truth for "what is ingested"; the vector store holds the vectors.
 It offers the journal steps of the crash-safe write order that `rag.kb.KnowledgeBase` owns:
 `reserve(ids)` journals ids as pending, `commit_many(...)` replaces documents' rows in one
-transaction and journals the replaced ids, `release(ids)` forgets settled ones, and `orphans()`
+transaction (rag.catalog_write: a few statements per batch), journals the replaced ids and
+forgets the settled new ones, `release(ids)` forgets settled ones, and `orphans()`
 lists pending ids that no committed document owns (the next run deletes their vectors).
 The keyword index (`rag.lexical`, FTS5) follows `chunks` through triggers, in the same transaction.
 """
@@ -17,8 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from rag import lexical
-from rag.catalog_rows import DOC_COLUMNS, SCHEMA, chunk_row, document_row, hit_row, record_of
+from rag import catalog_write, lexical
+from rag.catalog_rows import DOC_COLUMNS, SCHEMA, hit_row, record_of
 from rag.models import Chunk, DocumentRecord
 
 
@@ -179,18 +180,12 @@ class Catalog:
     def reserve(self, collection: str, chunk_ids: Iterable[str]) -> None:
         """Journal ids about to be written to the vector store."""
         with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
-                [(collection, cid) for cid in chunk_ids],
-            )
+            catalog_write.journal(db, collection, list(chunk_ids))
 
     def release(self, collection: str, chunk_ids: Iterable[str]) -> None:
         """Forget journalled ids (after their fate in the vector store is settled)."""
         with self.transaction() as db:
-            db.executemany(
-                "DELETE FROM pending WHERE collection=? AND chunk_id=?",
-                [(collection, cid) for cid in chunk_ids],
-            )
+            catalog_write.forget(db, collection, list(chunk_ids))
 
     def commit(
         self, collection: str, record: DocumentRecord, mtime_ns: int, chunks: list[Chunk]
@@ -199,36 +194,31 @@ class Catalog:
         return self.commit_many(collection, [(record, mtime_ns, chunks)])
 
     def commit_many(
-        self, collection: str, versions: list[tuple[DocumentRecord, int, list[Chunk]]]
-    ) -> list[str]:
-        """Make several document versions current in one transaction; return the replaced ids."""
-        replaced: list[str] = []
-        with self.transaction() as db:
-            for record, mtime_ns, chunks in versions:
-                old = self._drop_document(db, collection, record.doc_id, record.source)
-                self._insert_version(db, collection, record, mtime_ns, chunks)
-                current = {c.id for c in chunks}
-                replaced.extend(cid for cid in old if cid not in current)
-        return replaced
-
-    @staticmethod
-    def _insert_version(
-        db: sqlite3.Connection,
+        self,
         collection: str,
-        record: DocumentRecord,
-        mtime_ns: int,
-        chunks: list[Chunk],
-    ) -> None:
-        db.execute(
-            f"INSERT INTO documents (collection, {DOC_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            document_row(collection, record, mtime_ns, len(chunks)),
-        )
-        db.executemany(
-            "INSERT INTO chunks (collection, chunk_id, doc_id, idx, source, text, heading, "
-            "page, page_label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [chunk_row(collection, c) for c in chunks],
-        )
+        versions: list[tuple[DocumentRecord, int, list[Chunk]]],
+        settled: Sequence[str] = (),
+    ) -> list[str]:
+        """Make several document versions current in one transaction; return the replaced ids.
+
+        `settled` ids (the new versions' chunks, journalled by `reserve`) leave the journal in
+        the same transaction: once committed, a chunk is owned and needs no journal entry.
+        """
+        with self.transaction() as db:
+            if len({record.doc_id for record, _, _ in versions}) == len(versions):
+                current = {c.id for _, _, chunks in versions for c in chunks}
+                old = catalog_write.replace_versions(db, collection, versions)
+                replaced = [cid for cid in old if cid not in current]
+            else:  # the same document twice: each version replaces the one before, in order
+                replaced = []
+                for record, mtime_ns, chunks in versions:
+                    old = catalog_write.drop_document(db, collection, record.doc_id, record.source)
+                    catalog_write.insert_version(db, collection, record, mtime_ns, chunks)
+                    replaced += [cid for cid in old if cid not in {c.id for c in chunks}]
+            # A replaced id stays journalled until the caller has deleted its vector.
+            gone = set(replaced)
+            catalog_write.forget(db, collection, [cid for cid in settled if cid not in gone])
+        return list(dict.fromkeys(replaced))
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:
         """Record a new file stat for an unchanged document (same hash, new mtime)."""
@@ -241,7 +231,7 @@ class Catalog:
     def remove(self, collection: str, doc_id: str) -> list[str]:
         """Drop a document in one transaction; its chunk ids move to the journal."""
         with self.transaction() as db:
-            return self._drop_document(db, collection, doc_id, None)
+            return catalog_write.drop_document(db, collection, doc_id, None)
 
     def chunking(self, collection: str) -> str | None:
         """The chunking parameters (JSON) a collection was built with, if recorded."""
@@ -267,27 +257,6 @@ class Catalog:
         with self.transaction() as db:
             for table in ("documents", "chunks", "pending", "chunking", "roots"):
                 db.execute(f"DELETE FROM {table} WHERE collection=?", (collection,))
-
-    def _drop_document(
-        self, db: sqlite3.Connection, collection: str, doc_id: str, source: str | None
-    ) -> list[str]:
-        old = [
-            row[0]
-            for row in db.execute(
-                "SELECT chunk_id FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id)
-            )
-        ]
-        db.executemany(
-            "INSERT OR IGNORE INTO pending (collection, chunk_id) VALUES (?, ?)",
-            [(collection, cid) for cid in old],
-        )
-        db.execute("DELETE FROM chunks WHERE collection=? AND doc_id=?", (collection, doc_id))
-        db.execute("DELETE FROM documents WHERE collection=? AND doc_id=?", (collection, doc_id))
-        if source is not None:
-            db.execute(
-                "DELETE FROM documents WHERE collection=? AND source=?", (collection, source)
-            )
-        return old
 
     def _one(self, collection: str, column: str, value: str) -> DocumentRecord | None:
         with self._lock:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from rag.models import Chunk, DocumentRecord
+from rag.models import DocumentRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -56,30 +56,6 @@ def record_of(row: tuple[Any, ...]) -> DocumentRecord:
         size=size,
         warnings=json.loads(warnings),
     )
-
-
-def document_row(
-    collection: str, record: DocumentRecord, mtime_ns: int, chunks: int
-) -> tuple[Any, ...]:
-    """A documents row (collection, then DOC_COLUMNS order) for a new document version."""
-    return (
-        collection,
-        record.doc_id,
-        record.source,
-        record.sha256,
-        record.kind,
-        chunks,
-        record.pages,
-        record.size,
-        mtime_ns,
-        record.ingested_at,
-        json.dumps(record.warnings, ensure_ascii=False),
-    )
-
-
-def chunk_row(collection: str, c: Chunk) -> tuple[Any, ...]:
-    """A chunks row: collection, chunk_id, doc_id, idx, source, text, heading, page, page_label."""
-    return (collection, c.id, c.doc_id, c.index, c.source, c.text, c.heading, c.page, c.page_label)
 
 
 def hit_row(row: tuple[Any, ...]) -> dict[str, Any]:

@@ -7,9 +7,10 @@ that a crash at any point leaves the old or the new version of a document, never
    written;
 2. upsert: the vectors go into the vector store;
 3. commit: one catalog transaction makes the new versions current (their chunks become
-   searchable) and journals the ids they replaced;
+   searchable), journals the ids they replaced and forgets the new ids (committed chunks are
+   owned: they need no journal entry);
 4. delete: the replaced ids are deleted from the vector store;
-5. release: the journal forgets the ids whose fate is settled.
+5. release: the journal forgets the replaced ids.
 Removing a document is 3-5 with no new version. `repair` finishes 4-5 for journalled ids that no
 committed document owns (leftovers of an interrupted run); ingest runs it first. Reads trust the
 catalog: a vector the catalog does not hold as committed is never returned.
@@ -245,16 +246,18 @@ class KnowledgeBase:
         ids = [c.id for v in versions for c in v.chunks]
         if not ids:
             return
-        vectors = np.asarray([x for v in versions for x in v.vectors], dtype=np.float32)
+        rows = [np.asarray(v.vectors, dtype=np.float32) for v in versions if v.chunks]
+        vectors = np.concatenate(rows)
         if len(vectors) != len(ids):
             raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
         metas = [c.metadata() for v in versions for c in v.chunks]
         self._cat.reserve(collection, ids)
         self.store.upsert(collection, self.settings.embed_model, ids, vectors, metas)
-        old = self._cat.commit_many(
-            collection, [(v.record, v.mtime_ns, v.chunks) for v in versions]
-        )
-        self._discard(collection, old, settled=ids)
+        # The commit also takes the new ids off the journal; only replaced ids stay for step 4.
+        versions_rows = [(v.record, v.mtime_ns, v.chunks) for v in versions]
+        old = self._cat.commit_many(collection, versions_rows, settled=ids)
+        if old:
+            self._discard(collection, old)
         record_ingest(collection, len(versions), len(ids))
 
     def touch(self, collection: str, doc_id: str, size: int, mtime_ns: int) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
+import numpy as np
 
 from rag.config import Settings
 from rag.errors import (
@@ -23,7 +24,15 @@ from rag.errors import (
     StreamCut,
 )
 from rag.hosts import Host, HostPool
-from rag.ollama_io import Deadline, checked_vectors, error_text, json_object, ndjson, read_body
+from rag.ollama_io import (
+    Deadline,
+    checked_matrix,
+    checked_vectors,
+    error_text,
+    json_object,
+    ndjson,
+    read_body,
+)
 from rag.ollama_retry import BUSY_MARKER, RETRY_STATUSES, Attempt, Transient, translate
 
 log = logging.getLogger(__name__)
@@ -164,6 +173,16 @@ class OllamaClient:
 
     def embed(self, texts: list[str]) -> list[list[float]]:
         """Embed texts exactly as given, in one request (no truncation: too long is an error)."""
+        raw = self._embed_raw(texts)
+        return checked_vectors(raw, len(texts), self._embed_dims, self.settings.embed_model)
+
+    def embed_documents(self, texts: list[str]) -> np.ndarray:
+        """Embed chunks for indexing, with the model's document prefix: one float32 row each."""
+        prefix = self.prefixes()[0]
+        raw = self._embed_raw([prefix + t for t in texts])
+        return checked_matrix(raw, len(texts), self._embed_dims, self.settings.embed_model)
+
+    def _embed_raw(self, texts: list[str]) -> Any:
         model = self.settings.embed_model
         body = {
             "model": model,
@@ -171,13 +190,9 @@ class OllamaClient:
             "truncate": False,
             "keep_alive": self.settings.keep_alive,
         }
-        data = self._call("POST", "/api/embed", body, model=model, units=len(texts))
-        return checked_vectors(data.get("embeddings"), len(texts), self._embed_dims, model)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        """Embed chunks for indexing, with the model's document prefix."""
-        prefix = self.prefixes()[0]
-        return self.embed([prefix + t for t in texts])
+        return self._call("POST", "/api/embed", body, model=model, units=len(texts)).get(
+            "embeddings"
+        )
 
     def embed_query(self, text: str) -> list[float]:
         """Embed a search query, with the model's query prefix."""

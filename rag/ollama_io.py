@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 import httpx
 import numpy as np
+import orjson
 
 from rag.errors import BadVectors, OllamaError, OllamaTimeout
 
@@ -93,13 +94,21 @@ def _line(line: bytes) -> dict[str, Any]:
 def json_object(body: bytes) -> dict[str, Any]:
     """A JSON object body, or OllamaError saying what came instead."""
     try:
-        data = json.loads(body)
+        data = orjson.loads(body)  # 3x faster than json on a batch of embeddings
     except ValueError:
-        text = body[:200].decode("utf-8", "replace")
-        raise OllamaError(f"Ollama sent a non-JSON answer: {text!r}") from None
+        data = _lenient(body)
     if not isinstance(data, dict):
         raise OllamaError("Ollama sent an unexpected JSON answer")
     return data
+
+
+def _lenient(body: bytes) -> Any:
+    """json.loads for what orjson refuses but json reads (NaN, huge ints): checked later."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        text = body[:200].decode("utf-8", "replace")
+        raise OllamaError(f"Ollama sent a non-JSON answer: {text!r}") from None
 
 
 def error_text(body: bytes, reason: str) -> str:
@@ -115,6 +124,55 @@ def error_text(body: bytes, reason: str) -> str:
 
 def checked_vectors(raw: Any, count: int, dims: int | None, model: str) -> list[list[float]]:
     """Embeddings as floats, or BadVectors unless there are `count` finite vectors of `dims`."""
+    vectors: list[list[float]] = _checked(raw, count, dims, model, np.float64).tolist()
+    return vectors
+
+
+def checked_matrix(raw: Any, count: int, dims: int | None, model: str) -> np.ndarray:
+    """The embeddings as one float32 matrix (what the vector store keeps), checked alike."""
+    return _checked(raw, count, dims, model, np.float32)
+
+
+def _checked(raw: Any, count: int, dims: int | None, model: str, dtype: Any) -> np.ndarray:
+    # numpy converts and checks a well-formed batch in C (~1 ms for 32x768, against ~10 ms
+    # element by element); anything else gets the slow look that names what is wrong.
+    array = _fast(raw, count, dims)
+    if array is None:
+        array = _diagnosed(raw, count, dims, model)
+    with np.errstate(over="ignore"):  # refused just below, with a clearer message
+        out = array.astype(dtype, copy=False)
+    if not np.isfinite(out).all():  # finite as float64 but too big for float32
+        bad = int(np.flatnonzero(~np.isfinite(out).all(axis=1))[0])
+        _bad(f"embedding {bad} holds values too large for a vector")
+    return out
+
+
+def _fast(raw: Any, count: int, dims: int | None) -> np.ndarray | None:
+    """The batch as float64 if it is plainly well-formed, else None (for the slow check)."""
+    if not isinstance(raw, list) or len(raw) != count or not raw:
+        return None
+    try:
+        # No dtype: strings, nulls and ragged rows then show in the result's dtype or shape
+        # instead of being converted ("0.5" would become 0.5 with dtype=float).
+        array = np.array(raw)
+    except (ValueError, TypeError):
+        return None
+    if (
+        array.dtype.kind not in "fi"
+        or array.ndim != 2
+        or array.shape[1] == 0
+        or dims not in (None, array.shape[1])
+        or not np.isfinite(array).all()
+        # Mixed with floats, true/false become 1.0/0.0: a batch holding either takes the
+        # slow check, which refuses bools and lets a real 0.0 or 1.0 through.
+        or ((array == 0.0) | (array == 1.0)).any()
+    ):
+        return None
+    return array
+
+
+def _diagnosed(raw: Any, count: int, dims: int | None, model: str) -> np.ndarray:
+    """The slow check: BadVectors saying what is wrong, else the batch as float64."""
     if not isinstance(raw, list) or len(raw) != count:
         got = len(raw) if isinstance(raw, list) else "no"
         _bad(f"Ollama returned {got} embeddings for {count} inputs")
@@ -129,13 +187,12 @@ def checked_vectors(raw: Any, count: int, dims: int | None, model: str) -> list[
     if dims is not None and sizes and sizes[0] != dims:
         _bad(f"{sizes[0]}-dimension embeddings, but /api/show says {model} makes {dims}")
     if not raw:
-        return []
+        return np.zeros((0, 0), dtype=np.float64)
     array = np.array(raw, dtype=np.float64)  # null becomes NaN here, and is refused with it
     if not np.isfinite(array).all():
         bad = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
         _bad(f"embedding {bad} holds NaN, infinite or null values")
-    vectors: list[list[float]] = array.tolist()
-    return vectors
+    return array
 
 
 def _bad(problem: str) -> NoReturn:

@@ -7,7 +7,8 @@
   cut        forward `lines` NDJSON lines, then end the body cleanly (no `done: true`)
   sever      forward `lines` lines, then drop the connection mid-body
   drip       forward the body `size` bytes at a time, `every` seconds apart
-  vectors    rewrite /api/embed's embeddings: `how` is dims, count, nan, null, mixed or strings
+  vectors    rewrite /api/embed's embeddings: `how` is dims, count, nan, null, mixed, strings,
+             or one bool, string or huge (1e39) value inside the last vector
   undone     rewrite a non-streamed JSON answer to say `done: false`
 Everything else is passed through unchanged.
 """
@@ -209,4 +210,8 @@ def _spoil(vectors: list[list[float]], how: str) -> list[Any]:
         return [[None, *v[1:]] for v in vectors]
     if how == "strings":
         return [[str(x) for x in v] for v in vectors]
+    middle = len(vectors[-1]) // 2  # one bad value deep inside the last vector
+    if how in ("bool", "string", "huge"):
+        bad = {"bool": True, "string": str(vectors[-1][middle]), "huge": 1e39}[how]
+        return [*vectors[:-1], [*vectors[-1][:middle], bad, *vectors[-1][middle + 1 :]]]
     raise ValueError(f"unknown vector fault {how!r}")

@@ -45,7 +45,9 @@ def test_killing_ingest_at_any_moment_then_rerunning_gives_the_clean_index(ollam
     clean_vectors, clean_chunks = index_ids(clean)
     assert clean_vectors == clean_chunks
 
-    ollama.configure(embed_cost_s=0.01)
+    # 20 ms per input: the run lasts long enough for the writer's first batch (it waits up to
+    # ingest.write_stage.FLUSH_S for more documents) to commit before the later kills.
+    ollama.configure(embed_cost_s=0.02)
     env = subprocess_env(ollama.url, tmp_path / "crashy", RAG_EMBED_BATCH="8")
     command = [sys.executable, "-m", "rag.cli", "ingest", str(docs), "--json"]
     partial = []
@@ -185,7 +187,9 @@ def test_killing_serve_during_uploads_and_deletes_leaves_a_consistent_index(olla
     docs = tmp_path / "docs"
     write_corpus(docs, files=30)
     files = sorted(docs.iterdir())
-    ollama.configure(embed_cost_s=0.01)
+    # 20 ms per input: the run lasts long enough for the writer's first batch (it waits up to
+    # ingest.write_stage.FLUSH_S for more documents) to commit before the later kills.
+    ollama.configure(embed_cost_s=0.02)
     env = subprocess_env(ollama.url, tmp_path / "data", RAG_EMBED_BATCH="4")
     cut: list[int] = []
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from rag.errors import (
@@ -194,27 +195,44 @@ def test_a_non_streamed_chat_without_done_is_cut(proxy, tmp_path, ollama):
         c.chat(DOGS)
 
 
+BAD_VECTORS = [
+    ("dims", "384-dimension embeddings, but /api/show says nomic-embed-text makes 768"),
+    ("count", "Ollama returned 2 embeddings for 3 inputs"),
+    ("mixed", "different sizes (384, 768)"),
+    ("nan", "embedding 0 holds NaN, infinite or null values"),
+    ("null", "embedding 0 holds NaN, infinite or null values"),
+    ("strings", "embedding 0 holds values that are not numbers"),
+    ("string", "embedding 2 holds values that are not numbers"),
+    ("bool", "embedding 2 holds values that are not numbers"),
+]
+
+
 @pytest.mark.parametrize(
-    ("how", "says"),
-    [
-        ("dims", "384-dimension embeddings, but /api/show says nomic-embed-text makes 768"),
-        ("count", "Ollama returned 2 embeddings for 3 inputs"),
-        ("mixed", "different sizes (384, 768)"),
-        ("nan", "embedding 0 holds NaN, infinite or null values"),
-        ("null", "embedding 0 holds NaN, infinite or null values"),
-        ("strings", "embedding 0 holds values that are not numbers"),
-    ],
+    ("how", "says", "method"),
+    [(how, says, method) for how, says in BAD_VECTORS for method in ("embed", "embed_documents")]
+    # A float32 vector (what ingest stores) cannot hold 1e39: refused there, not for /api/embed.
+    + [("huge", "embedding 2 holds values too large for a vector", "embed_documents")],
 )
-def test_bad_vectors_are_refused_naming_ollama(proxy, tmp_path, how, says):
+def test_bad_vectors_are_refused_naming_ollama(proxy, tmp_path, how, says, method):
     with proxied(proxy, tmp_path) as c:
         c.require_model("nomic-embed-text")
         proxy.inject("/api/embed", "vectors", how=how)
+        embed = getattr(c, method)
         with pytest.raises(BadVectors) as err:
-            c.embed(["one", "two", "three"])
+            embed(["one", "two", "three"])
         assert err.value.status == 502
         assert str(err.value).startswith("Ollama sent unusable embeddings: ")
         assert says in str(err.value)
-        assert len(c.embed(["one", "two", "three"])) == 3  # the next good batch is fine
+        assert len(embed(["one", "two", "three"])) == 3  # the next good batch is fine
+
+
+def test_the_vectors_ingest_stores_are_the_ones_ollama_sent(client, ollama):
+    texts = ["Leave is 18 days.", "The pump needs a valve."]
+    prefix = client.prefixes()[0]
+    exact = client.embed([prefix + t for t in texts])  # float64 lists, as the answer said
+    matrix = client.embed_documents(texts)
+    assert matrix.dtype == np.float32 and matrix.shape == (2, len(exact[0]))
+    assert np.allclose(matrix, np.asarray(exact), rtol=1e-6, atol=1e-7)
 
 
 def test_a_body_dripping_in_is_cut_at_the_overall_deadline(proxy, tmp_path):
