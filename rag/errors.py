@@ -38,21 +38,23 @@ class RagError(Exception):
     status = 500
     title = "Internal error"
 
-    def __init__(self, message: str, internal: str | None = None) -> None:
+    def __init__(self, message: str, internal: str | tuple[str, ...] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.internal = internal  # an address in the message that only operators may see
+        self.internal = internal  # addresses in the message that only operators may see
 
     def __str__(self) -> str:
         return self.message
 
     @property
     def public(self) -> str:
-        """The message for API clients: without the internal address (the CLI shows it)."""
-        if not self.internal:
-            return self.message
-        text = self.message.replace(f" at {self.internal}", "")
-        return text.replace(self.internal, "the server")
+        """The message for API clients: without the internal addresses (the CLI shows them)."""
+        hidden = (self.internal,) if isinstance(self.internal, str) else self.internal or ()
+        text = self.message
+        for address in sorted(filter(None, hidden), key=len, reverse=True):  # longest first
+            text = text.replace(f" at {address}", "").replace(f" ({address})", "")
+            text = text.replace(address, "the server")
+        return text
 
 
 class ConfigError(RagError):
@@ -182,7 +184,10 @@ class OllamaError(RagError):
     title = "Ollama error"
 
     def __init__(
-        self, message: str, upstream_status: int | None = None, internal: str | None = None
+        self,
+        message: str,
+        upstream_status: int | None = None,
+        internal: str | tuple[str, ...] | None = None,
     ) -> None:
         super().__init__(message, internal)
         self.upstream_status = upstream_status

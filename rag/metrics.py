@@ -2,20 +2,26 @@
 
 The collectors are made on first use, not at import; with `PROMETHEUS_MULTIPROC_DIR` set (by
 `rag serve --workers N`, before any worker imports prometheus-client) every worker writes its
-samples to files in that folder and a scrape of any worker reads them all.
+samples to files in that folder and a scrape of any worker reads them all. Each start gets a
+fresh folder (`sample_folder`): files left by an earlier run would otherwise be added in.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from rag.errors import ConfigError
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STEPS = ("rewrite", "retrieve", "generate")  # the timings of an answer that become histograms
@@ -85,6 +91,34 @@ def count_ollama_retries() -> None:
     logger = logging.getLogger("rag.ollama")
     if not any(isinstance(h, RetryCounter) for h in logger.handlers):
         logger.addHandler(RetryCounter())
+
+
+@contextmanager
+def sample_folder(workers: int) -> Iterator[Path | None]:
+    """A fresh samples folder for one `rag serve` run, removed after it (None: no files needed)."""
+    given = os.environ.get(MULTIPROC_ENV)
+    if workers <= 1 and not given:
+        yield None
+        return
+    if given and not Path(given).is_dir():
+        raise ConfigError(f"{MULTIPROC_ENV}={given} is not a folder: create it or unset it")
+    # Inside the given folder, not in it: its files from an earlier run would be summed in.
+    with tempfile.TemporaryDirectory(prefix="rag-metrics-", dir=given or None) as fresh:
+        os.environ[MULTIPROC_ENV] = fresh  # before the workers start (they inherit it)
+        try:
+            yield Path(fresh)
+        finally:
+            if given:
+                os.environ[MULTIPROC_ENV] = given
+            else:
+                del os.environ[MULTIPROC_ENV]
+
+
+def process_exit() -> None:
+    """A worker's bookkeeping as it stops: its live-gauge files go (counters stay, summed)."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        multiprocess.mark_process_dead(os.getpid(), folder)  # type: ignore[no-untyped-call]
 
 
 def exposition(store: dict[str, tuple[int, int]]) -> bytes:

@@ -139,8 +139,14 @@ class OllamaClient:
     def _require_on(self, model: str, host: Host) -> ModelInfo:
         pulled = {full_name(name) for name in self.tags(host)}
         if full_name(model) not in pulled:
-            where = f" on {host.url}" if self.pool.several else ""
-            raise ModelNotPulled(f"model '{model}' is not pulled{where}: run `ollama pull {model}`")
+            pull = f"run `ollama pull {model}`"
+            if not self.pool.several:
+                raise ModelNotPulled(f"model '{model}' is not pulled: {pull}")
+            raise ModelNotPulled(
+                f"model '{model}' is not pulled on one of the Ollama hosts ({host.url}): "
+                f"{pull} on it",
+                internal=host.url,
+            )
         return self.show(model, host)
 
     def _each_host(self, action: Callable[[Host], T]) -> list[T]:

@@ -1,8 +1,8 @@
 """The chat page's documents view in a real headless browser (Debian's Chromium via Playwright).
 
 Upload by drag and drop and by the file picker, each file's outcome, the list, delete with
-confirmation, collection switch and create, keys that may not write; file names carry markup and
-must only ever reach the page as text.
+confirmation, collection switch and create, a real read-only key (its writes refused) and a
+write key; file names carry markup and must only ever reach the page as text.
 """
 
 from __future__ import annotations
@@ -217,16 +217,20 @@ def test_invalid_collection_name_is_refused_before_any_upload(server, open_page)
     expect(page.locator("#docs-collection")).not_to_have_text("no spaces/please")
 
 
-def problem(status: int, detail: str) -> dict[str, Any]:
-    return {
-        "status": status,
-        "content_type": "application/problem+json",
-        "json": {"type": "about:blank", "title": "Forbidden", "status": status, "detail": detail},
-    }
+READ_REFUSAL = "(this API key has the 'read' scope; this route needs 'write')."
 
 
-def test_keys_that_may_not_write_get_a_clear_message(double, tmp_path, open_page):
-    settings = make_settings(double.url, tmp_path / "data", api_keys=("s3cret",))
+def use_key(page: Any, key: str) -> None:
+    """Enter a key in the page's key panel, as a user would."""
+    if page.locator("#api-key").is_hidden():
+        page.click("#key-toggle")
+    page.fill("#api-key", key)
+    page.click("#key-form button[type=submit]")
+
+
+def test_a_read_key_lists_but_may_not_write_and_a_write_key_may(double, tmp_path, open_page):
+    keys = ("s3cret:admin", "reader:read", "writer:write")
+    settings = make_settings(double.url, tmp_path / "data", api_keys=keys)
     with ServerThread(create_app(settings)) as running:
         form = [("files", ("handbook.md", (REPO / "data" / "handbook.md").read_bytes()))]
         auth = {"Authorization": "Bearer s3cret"}
@@ -244,31 +248,34 @@ def test_keys_that_may_not_write_get_a_clear_message(double, tmp_path, open_page
         expect(row).to_have_attribute("data-state", "failed")
         expect(row.locator(".upload-detail")).to_contain_text("needs an API key")
 
-        page.fill("#api-key", "s3cret")
-        page.click("#key-form button[type=submit]")
-        expect(page.locator("#docs-rows tr")).to_have_count(1)  # the key lists the documents
-
-        # A key with the read scope only: the server answers 403 to writes.
-        def read_only(route: Any) -> None:
-            if route.request.method in ("POST", "DELETE"):
-                route.fulfill(**problem(403, "this key has the read scope"))
-            else:
-                route.continue_()
-
-        page.route(re.compile(r".*/documents(/[^?]*)?(\?.*)?$"), read_only)
+        # The read key lists the documents; the server refuses its writes, and says why.
+        use_key(page, "reader")
+        expect(page.locator("#docs-rows tr")).to_have_count(1)
         page.set_input_files("#docs-files", [data_file("support-faq.html")])
         refused = upload_row(page, "support-faq.html")
         expect(refused).to_have_attribute("data-state", "failed")
         expect(refused.locator(".upload-detail")).to_have_text(
-            "This API key may not upload documents (this key has the read scope)."
+            f"This API key may not upload documents {READ_REFUSAL}"
         )
         handbook = doc_row(page, "handbook.md")
         handbook.locator(".doc-delete").click()
         handbook.locator(".doc-confirm").click()
         expect(page.locator("#docs-status")).to_have_text(
-            "Could not delete handbook.md: This API key may not delete documents "
-            "(this key has the read scope)."
+            f"Could not delete handbook.md: This API key may not delete documents {READ_REFUSAL}"
         )
         expect(handbook.locator(".doc-delete")).to_be_visible()
+        expect(page.locator("#docs-rows tr")).to_have_count(1)
         assert listed(running.url, "default", "s3cret") == ["uploads/handbook.md"]
         no_horizontal_overflow(page)
+
+        # The write key uploads and deletes from the same page.
+        use_key(page, "writer")
+        expect(page.locator("#docs")).to_be_visible()  # the view stays open across keys
+        page.set_input_files("#docs-files", [data_file("support-faq.html")])
+        expect(upload_row(page, "support-faq.html")).to_have_attribute("data-state", "added")
+        expect(page.locator("#docs-rows tr")).to_have_count(2)
+        handbook.locator(".doc-delete").click()
+        handbook.locator(".doc-confirm").click()
+        expect(page.locator("#docs-status")).to_have_text("Deleted handbook.md.")
+        expect(page.locator("#docs-rows tr")).to_have_count(1)
+        assert listed(running.url, "default", "s3cret") == ["uploads/support-faq.html"]

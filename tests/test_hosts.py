@@ -118,8 +118,8 @@ def test_every_host_is_checked_for_the_model(hosts, tmp_path, corpus):
     with OllamaClient(settings) as client, pytest.raises(ModelNotPulled) as err:
         client.require_model(settings.embed_model)
     assert str(err.value) == (
-        f"model 'nomic-embed-text' is not pulled on {hosts[1].url}: "
-        "run `ollama pull nomic-embed-text`"
+        f"model 'nomic-embed-text' is not pulled on one of the Ollama hosts ({hosts[1].url}): "
+        "run `ollama pull nomic-embed-text` on it"
     )
     with OllamaClient(settings) as client:
         checks = check_ollama(settings, client)

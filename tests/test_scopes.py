@@ -53,9 +53,15 @@ EXPECTED = {
     ("POST", "/api/embed"): "read",
     ("POST", "/api/embeddings"): "read",
     ("GET", "/metrics"): "admin",
+    # MCP's streamable HTTP: POST sends messages, GET opens the event stream, DELETE ends a session.
     ("POST", "/mcp"): "read",
+    ("GET", "/mcp"): "read",
+    ("DELETE", "/mcp"): "read",
 }
 UNSUPPORTED = ("/v1/{rest:path}", "/api/{rest:path}")  # answer "not supported" to anyone
+UNSUPPORTED_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+EXPECTED.update({(m, path): PUBLIC for path in UNSUPPORTED for m in UNSUPPORTED_METHODS})
+MCP_METHODS = ("DELETE", "GET", "POST")
 
 
 def flat(routes):
@@ -70,10 +76,8 @@ def app_routes(app) -> list[tuple[str, str]]:
     found = []
     for route in flat(app.routes):
         if isinstance(route, Mount):
-            found.append(("POST", route.path))
+            found.extend((m, route.path) for m in MCP_METHODS)
         elif isinstance(route, APIRoute | Route):
-            if route.path in UNSUPPORTED:
-                continue
             found.extend((m, route.path) for m in sorted(route.methods or ()) if m != "HEAD")
             if route.methods == {"HEAD"}:
                 found.append(("HEAD", route.path))
@@ -104,7 +108,9 @@ def call(api, method: str, path: str, scope: str | None):
 @pytest.fixture()
 def api(settings):
     keys = tuple(f"{key}:{scope}" for scope, key in KEYS.items())
-    with TestClient(create_app(settings.with_(api_keys=keys))) as client:
+    # The address the app serves at: MCP's host check would refuse TestClient's default host.
+    base = f"http://{settings.host}:{settings.port}"
+    with TestClient(create_app(settings.with_(api_keys=keys)), base_url=base) as client:
         yield client
 
 
@@ -118,7 +124,11 @@ def test_every_route_against_every_scope(api):
         need = EXPECTED[(method, path)]
         if need == PUBLIC:
             for scope in (None, "read"):
-                assert call(api, method, path, scope).status_code not in (401, 403), path
+                answered = call(api, method, path, scope)
+                assert answered.status_code not in (401, 403), (method, path)
+                if path in UNSUPPORTED:  # the API's own "not supported", to anyone
+                    assert answered.status_code == 404, (method, path)
+                    assert "is not supported by this RAG service" in message(answered)
             continue
         anonymous = call(api, method, path, None)
         assert anonymous.status_code == 401, (method, path)
@@ -129,6 +139,7 @@ def test_every_route_against_every_scope(api):
             assert f"needs '{need}'" in message(denied), (method, path)
         for scope in ("read", "write", "admin")[("read", "write", "admin").index(need) :]:
             allowed = call(api, method, path, scope)  # (the local ingest still wants its token)
+            assert allowed.status_code not in (401, 403, 421), (method, path, scope)
             assert "API key" not in message(allowed), (method, path, scope)
             assert "scope" not in message(allowed), (method, path, scope)
 

@@ -30,7 +30,7 @@ from rag.api.routes import (
 from rag.config import Settings
 from rag.errors import RagError
 from rag.kb import KnowledgeBase
-from rag.metrics import count_ollama_retries
+from rag.metrics import count_ollama_retries, process_exit
 
 log = logging.getLogger("rag.api")
 
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, public_url: str | None = None) 
                 yield
         finally:
             kb.close()
+            process_exit()
 
     mcp = build_server(lambda: app.state.rag.kb)
     app = FastAPI(

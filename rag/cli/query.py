@@ -172,35 +172,46 @@ def add_serve(sub: Any) -> None:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
-    """Run uvicorn on the app."""
-    import tempfile
+    """Run uvicorn on the app (a fresh /metrics samples folder for each run of several workers)."""
+    from rag.metrics import sample_folder
 
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    with sample_folder(args.workers):
+        if args.workers > 1:
+            _serve_workers(settings, args.workers)
+        else:
+            _serve_one(settings)
+    return EXIT_OK
+
+
+def _serve_workers(settings: Settings, workers: int) -> None:
+    import uvicorn
+
+    from rag.errors import ConfigError
+
+    if not settings.chroma_url:
+        raise ConfigError(
+            "--workers > 1 needs a Chroma server (the embedded store allows one process): "
+            "run `chroma run --path data/chroma-server --port 8001` and set CHROMA_URL"
+        )
+    # Each worker builds its app from the environment (Settings.load), so pass the address on.
+    os.environ.update(RAG_HOST=settings.host, RAG_PORT=str(settings.port))
+    uvicorn.run(
+        "rag.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+    )
+
+
+def _serve_one(settings: Settings) -> None:
     import uvicorn
 
     from rag.api.app import create_app
-    from rag.errors import ConfigError
     from rag.lock import StoreLock
 
-    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
     url = f"http://{settings.host}:{settings.port}"
-    if args.workers > 1:
-        if not settings.chroma_url:
-            raise ConfigError(
-                "--workers > 1 needs a Chroma server (the embedded store allows one process): "
-                "run `chroma run --path data/chroma-server --port 8001` and set CHROMA_URL"
-            )
-        os.environ.update(RAG_HOST=settings.host, RAG_PORT=str(settings.port))
-        with tempfile.TemporaryDirectory(prefix="rag-metrics-") as samples:
-            # Workers share their /metrics samples through files (prometheus-client multiprocess).
-            os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", samples)
-            uvicorn.run(
-                "rag.api.app:create_app",
-                factory=True,
-                host=settings.host,
-                port=settings.port,
-                workers=args.workers,
-            )
-        return EXIT_OK
     lock = None
     if not settings.chroma_url:  # fail here with a clear message, not inside uvicorn's startup
         lock = StoreLock(settings.store_path, "serve", url).acquire()
@@ -209,4 +220,3 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         if lock is not None:
             lock.release()
-    return EXIT_OK

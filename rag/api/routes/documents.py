@@ -70,8 +70,8 @@ async def upload(
 
     summary = await run_in_threadpool(run)
     if summary.aborted:
-        host = state.settings.ollama_host  # named to operators in the log, not to API clients
-        raise ServiceUnavailable(f"ingest stopped: {summary.aborted}", internal=host)
+        hosts = state.settings.hosts  # any of them may be named: to operators, not API clients
+        raise ServiceUnavailable(f"ingest stopped: {summary.aborted}", internal=hosts)
     if summary.failed and not (summary.added or summary.updated or summary.unchanged):
         response.status_code = 422  # nothing went in: say so, with every file's reason
     return summary
