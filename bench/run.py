@@ -50,21 +50,38 @@ def plan_for(args: argparse.Namespace) -> dict[str, Any]:
             "sizes": [(2_000, True)],
             "queries": 40,
             "memory_n": 2_000,
+            "serve_sizes": [2_000],
             "load_n": 2_000,
             "load_seconds": 4.0,
             "clients": args.clients,
         }
     sizes = [(10_000, True), (100_000, True)] + ([(1_000_000, True)] if args.large else [])
+    serve_sizes = [100_000] + ([1_000_000] if args.large else [])
+    if args.sizes:
+        sizes = [(n, not args.no_server) for n in args.sizes]
+        serve_sizes = list(args.sizes)
     return {
         "quick": False,
         "large": args.large,
         "sizes": sizes,
         "queries": args.queries,
         "memory_n": 100_000,
+        "serve_sizes": serve_sizes,  # `rag serve` RSS at these sizes
         "load_n": 100_000,
         "load_seconds": args.seconds,
         "clients": args.clients,
     }
+
+
+def chunk_counts(text: str) -> list[int]:
+    """'10000,1000000' -> [10000, 1000000]; each a positive multiple of 50 (chunks per doc)."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of chunk counts: {text!r}") from None
+    if any(n <= 0 or n % 50 for n in counts):
+        raise argparse.ArgumentTypeError("chunk counts must be positive multiples of 50")
+    return counts
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -78,6 +95,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds per load phase")
     parser.add_argument(
         "--cache-dir", type=Path, help="keep synthetic stores here and reuse them next time"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=chunk_counts,
+        help="comma-separated chunk counts for query and `rag serve` memory (e.g. 1000000)",
+    )
+    parser.add_argument(
+        "--no-server", action="store_true", help="with --sizes: embedded Chroma only"
     )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SECTIONS)

@@ -7,6 +7,8 @@ format), and the catalog is copied to where server mode looks for it.
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import time
 from functools import cached_property
@@ -30,7 +32,8 @@ class SyntheticStore:
         self.n = n
         self.data_dir = root / f"n{n}"
         self.settings = Settings(data_dir=self.data_dir, ollama_host="http://127.0.0.1:9")
-        self.build_seconds: float | None = None
+        self.build_seconds: float | None = None  # set when this run built the store
+        self.build_info_path = self.data_dir / "build.json"
 
     @cached_property
     def corpus(self) -> tuple[np.ndarray, list[str], list[tuple]]:
@@ -49,8 +52,18 @@ class SyntheticStore:
 
     def queries(self, count: int) -> list[tuple]:
         """(text, vector) pairs near stored chunks (cycled when count > 1000)."""
-        pairs = self.corpus[2]
+        pairs = self._query_pairs()
         return [pairs[i % len(pairs)] for i in range(count)]
+
+    def _query_pairs(self) -> list[tuple]:
+        # Kept beside the store: at 1M chunks regenerating the corpus for them takes minutes.
+        path = self.data_dir / "queries.json"
+        if "corpus" not in self.__dict__ and path.exists():
+            return [tuple(pair) for pair in json.loads(path.read_text(encoding="utf-8"))]
+        pairs = self.corpus[2]
+        if self.data_dir.exists():
+            path.write_text(json.dumps(pairs), encoding="utf-8")
+        return pairs
 
     def ensure(self) -> SyntheticStore:
         """Build the collection unless a complete one is already there."""
@@ -59,9 +72,34 @@ class SyntheticStore:
                 print(f"  building {self.n} synthetic chunks in {self.data_dir}", flush=True)
                 vectors, texts, _ = self.corpus
                 kb.drop_collection(COLLECTION)
-                self.build_seconds = sl.build(kb, vectors, texts)
+                self.build_info_path.unlink(missing_ok=True)
+                (self.data_dir / "queries.json").unlink(missing_ok=True)
+                load_before = os.getloadavg()
+                marks: list[tuple[int, float]] = []
+                self.build_seconds = sl.build(kb, vectors, texts, marks)
+                self.save_build_info(marks, load_before)
         release_chroma()
         return self
+
+    def save_build_info(self, marks: list[tuple[int, float]], load_before: tuple) -> None:
+        """Keep how the build went beside the store, so a run reusing it can still report it."""
+        info = {
+            "n": self.n,
+            "seconds": round(marks[-1][1], 1),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "load_before": load_before,
+            "load_after": os.getloadavg(),
+            "marks": marks,
+        }
+        self.build_info_path.write_text(json.dumps(info) + "\n", encoding="utf-8")
+
+    def build_info(self) -> dict[str, Any] | None:
+        """How this store was built (seconds, (chunks, seconds) marks, load), if it was recorded."""
+        try:
+            info: dict[str, Any] = json.loads(self.build_info_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return info if info.get("n") == self.n else None
 
     def server_settings(self, chroma_url: str, ollama_url: str) -> Settings:
         """Settings for server mode over this store's folder (catalog copied into place)."""
