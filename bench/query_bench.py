@@ -121,20 +121,21 @@ def measure_mode(
 def build_row(report: Report, store: SyntheticStore) -> None:
     """The write rate of the store's build (this run's, or the one recorded beside the store)."""
     info = store.build_info()
-    if info is None or not info.get("marks"):
+    if info is None:
         return
-    marks = info["marks"]
+    marks, start = info["marks"], info.get("start", 0)
     total, seconds = marks[-1]
     # The rate at the end, over the last tenth: HNSW inserts get dearer as the index grows.
-    tail = next((m for m in marks if m[0] >= total * 0.9), marks[0])
-    before = next((m for m in reversed(marks) if m[0] < tail[0]), (0, 0.0))
+    tail = next(m for m in marks if m[0] >= total - (total - start) // 10)
+    before = next((m for m in reversed(marks) if m[0] < tail[0]), (start, 0.0))
     tail_rate = (total - before[0]) / max(seconds - before[1], 1e-9)
     when = "this run" if store.build_seconds else f"reused, built {info['built_at']}"
+    span = f"chunks {start}-{total}" if start else f"{total} chunks"
     report.raw.setdefault("query", {})[f"build_{store.n}"] = info
     report.add(
         "query",
         f"write rate, build of {store.n // 1000}k synthetic chunks ({when})",
-        f"{total / seconds:.0f} chunks/s ({seconds:.0f} s)",
+        f"{(total - start) / seconds:.0f} chunks/s ({span} in {seconds:.0f} s)",
         baseline=f"last {total - before[0]} chunks: {tail_rate:.0f} /s",
         note="KnowledgeBase.write (catalog, FTS5, Chroma) only: no parsing, chunking, embedding",
         data=info,

@@ -19,6 +19,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from rag.retrieve import Filters, retrieve  # noqa: E402
 DIM, LATENT, VOCAB = 768, 48, 5000
 CHUNKS_PER_DOC = 50
 VECTOR_BLOCK = 50_000  # rows of vectors made at a time
+BATCH = 5000  # chunks per KnowledgeBase.write (whole documents)
 COLLECTION = "bench"
 MODEL = "nomic-embed-text"
 FILTERS = {
@@ -96,14 +98,18 @@ def build(
     vectors: np.ndarray,
     texts: list[str],
     marks: list[tuple[int, float]] | None = None,
+    start: int = 0,
+    checkpoint: Callable[[], None] | None = None,
 ) -> float:
     """Write the chunks through the knowledge base's crash-safe write; return the seconds taken.
 
-    marks, if given, gets (chunks written, seconds since the start) after every batch."""
+    From chunk `start` (a multiple of BATCH: resuming a build); marks, if given, gets (chunks
+    written, seconds) after every batch, counting on from its last mark; then checkpoint()."""
     n = len(texts)
+    offset = marks[-1][1] if marks else 0.0
     started = time.perf_counter()
-    for first in range(0, n, 5000):
-        batch = range(first, min(n, first + 5000))
+    for first in range(start, n, BATCH):
+        batch = range(first, min(n, first + BATCH))
         chunks = [_chunk(i, texts[i]) for i in batch]
         versions = []
         for doc in range(first // CHUNKS_PER_DOC, batch.stop // CHUNKS_PER_DOC):
@@ -113,9 +119,12 @@ def build(
         kb.write(COLLECTION, versions)
         seconds = time.perf_counter() - started
         if marks is not None:
-            marks.append((batch.stop, round(seconds, 2)))
+            marks.append((batch.stop, round(offset + seconds, 2)))
+        if checkpoint is not None:
+            checkpoint()
         if n <= 100_000 or batch.stop % 50_000 == 0 or batch.stop == n:
-            print(f"  {batch.stop:>7} chunks written ({batch.stop / seconds:.0f}/s)", flush=True)
+            rate = (batch.stop - start) / seconds
+            print(f"  {batch.stop:>7} chunks written ({rate:.0f}/s)", flush=True)
     return time.perf_counter() - started
 
 

@@ -66,40 +66,58 @@ class SyntheticStore:
         return pairs
 
     def ensure(self) -> SyntheticStore:
-        """Build the collection unless a complete one is already there."""
+        """Build the collection unless a complete one is there; resume an interrupted build."""
         with KnowledgeBase(self.settings, role="bench") as kb:
-            if kb.counts(COLLECTION)[1] != self.n:
-                print(f"  building {self.n} synthetic chunks in {self.data_dir}", flush=True)
-                vectors, texts, _ = self.corpus
-                kb.drop_collection(COLLECTION)
-                self.build_info_path.unlink(missing_ok=True)
-                (self.data_dir / "queries.json").unlink(missing_ok=True)
-                load_before = os.getloadavg()
-                marks: list[tuple[int, float]] = []
-                self.build_seconds = sl.build(kb, vectors, texts, marks)
-                self.save_build_info(marks, load_before)
+            have = kb.counts(COLLECTION)[1]
+            if have != self.n:
+                self._build(kb, have if 0 < have < self.n and have % sl.BATCH == 0 else 0)
         release_chroma()
         return self
 
-    def save_build_info(self, marks: list[tuple[int, float]], load_before: tuple) -> None:
+    def _build(self, kb: KnowledgeBase, start: int) -> None:
+        # A 1M build takes hours on 2 shared cores: an interrupted one goes on where it stopped
+        # (KnowledgeBase.write is crash-safe; repair drops the vectors of a half-written batch).
+        vectors, texts, _ = self.corpus
+        info = self.build_info(complete=False) if start else None
+        if start:
+            kb.repair(COLLECTION)
+            print(f"  resuming the build of {self.n} chunks at {start}", flush=True)
+        else:
+            print(f"  building {self.n} synthetic chunks in {self.data_dir}", flush=True)
+            kb.drop_collection(COLLECTION)
+            self.build_info_path.unlink(missing_ok=True)
+        if info is None or info["marks"][-1][0] != start:
+            info = {"n": self.n, "start": start, "load_before": os.getloadavg(), "marks": []}
+        (self.data_dir / "queries.json").unlink(missing_ok=True)
+
+        def checkpoint() -> None:  # after every batch: the timing so far survives a stop
+            self.save_build_info(info, complete=info["marks"][-1][0] == self.n)
+
+        self.build_seconds = sl.build(kb, vectors, texts, info["marks"], start, checkpoint)
+
+    def save_build_info(self, info: dict[str, Any], complete: bool) -> None:
         """Keep how the build went beside the store, so a run reusing it can still report it."""
-        info = {
-            "n": self.n,
-            "seconds": round(marks[-1][1], 1),
+        info |= {
+            "seconds": info["marks"][-1][1],
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "load_before": load_before,
             "load_after": os.getloadavg(),
-            "marks": marks,
+            "complete": complete,
         }
         self.build_info_path.write_text(json.dumps(info) + "\n", encoding="utf-8")
 
-    def build_info(self) -> dict[str, Any] | None:
-        """How this store was built (seconds, (chunks, seconds) marks, load), if it was recorded."""
+    def build_info(self, complete: bool = True) -> dict[str, Any] | None:
+        """How this store was built: timing from chunk `start`, (chunks, seconds) marks, load."""
         try:
             info: dict[str, Any] = json.loads(self.build_info_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return info if info.get("n") == self.n else None
+        if (
+            info.get("n") != self.n
+            or not info.get("marks")
+            or info.get("complete", True) != complete
+        ):
+            return None
+        return info
 
     def server_settings(self, chroma_url: str, ollama_url: str) -> Settings:
         """Settings for server mode over this store's folder (catalog copied into place)."""

@@ -9,7 +9,8 @@ import pytest
 
 from bench import run
 from bench import search_latency as sl
-from bench.stores import SyntheticStore
+from bench.stores import SyntheticStore, release_chroma
+from rag.kb import KnowledgeBase
 
 
 def plan(*argv: str) -> dict:
@@ -67,3 +68,39 @@ def test_query_pairs_kept_beside_the_store_are_the_generated_ones(tmp_path: Path
     reused = SyntheticStore(200, tmp_path)
     assert reused.queries(5) == [(text, list(vector)) for text, vector in pairs]
     assert "corpus" not in reused.__dict__  # read from the file, not regenerated
+
+
+def test_an_interrupted_build_resumes_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sl, "BATCH", 100)
+    writes = []
+    real_write = KnowledgeBase.write
+
+    def write_then_stop(kb: KnowledgeBase, collection: str, versions: list) -> None:
+        if len(writes) == 2 and versions[0].chunks[0].id.endswith(":0000200"):
+            raise KeyboardInterrupt  # the bench stopped during its third batch
+        writes.append(versions[0].chunks[0].id)
+        real_write(kb, collection, versions)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(KnowledgeBase, "write", write_then_stop)
+        with pytest.raises(KeyboardInterrupt):
+            SyntheticStore(300, tmp_path).ensure()
+    release_chroma()
+    assert SyntheticStore(300, tmp_path).build_info() is None  # not complete yet
+
+    writes.clear()
+    with monkeypatch.context() as patch:
+        patch.setattr(KnowledgeBase, "write", write_then_stop)
+        store = SyntheticStore(300, tmp_path).ensure()
+    assert writes == ["d00004:0000200"]  # only the batch that had not been written
+    info = store.build_info()
+    assert info is not None and info["start"] == 0
+    assert [m[0] for m in info["marks"]] == [100, 200, 300]  # timing of both runs
+    with KnowledgeBase(store.settings, role="bench") as kb:
+        assert kb.counts(sl.COLLECTION) == (6, 300)
+        assert len(kb.store.ids(sl.COLLECTION)) == 300
+        last = kb.chunk_ids(sl.COLLECTION, "d00005")[-1]
+        assert kb.chunks(sl.COLLECTION, [last])[last]["text"] == store.corpus[1][299]
+    release_chroma()
