@@ -2,8 +2,14 @@
 
     .venv/bin/python -m bench.run                  # default (~15 min): 10k and 100k chunks
     .venv/bin/python -m bench.run --quick          # smoke run (~2 min), small sizes
-    .venv/bin/python -m bench.run --large          # adds 1M chunks (about half an hour more)
+    .venv/bin/python -m bench.run --large --cache-dir DIR  # adds 1M chunks: hours (see below)
+    .venv/bin/python -m bench.run --only query,memory --sizes 250000 --cache-dir DIR
     .venv/bin/python -m bench.run --only query,load --cache-dir /tmp/rag-bench
+
+Building the synthetic store is the long part, and it slows as Chroma's HNSW graph grows: on 2
+shared cores (load 5-9) 250k chunks took 36 min (115 chunks/s) and 1M would take about 3 hours,
+then ~6 min of measurements at 250k. Keep the store with --cache-dir: an interrupted build
+resumes where it stopped, and the next run reuses it (its write rate is kept in build.json).
 
 Sections: ingest (embedder efficiency, pipeline vs Chroma throughput), hosts (two Ollama hosts
 vs one, failover), query (/search and /ask
@@ -87,7 +93,7 @@ def chunk_counts(text: str) -> list[int]:
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--large", action="store_true", help="also 1M chunks (~30 min more)")
+    parser.add_argument("--large", action="store_true", help="also 1M chunks (its build: ~3 h)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run, small sizes")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--queries", type=int, default=300, help="timed queries per cell")
