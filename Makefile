@@ -33,7 +33,7 @@ format: $(STAMP)  ## apply ruff's formatting and safe fixes
 bench: $(STAMP)  ## run the benchmarks (writes bench/results/*.json)
 	$(BIN)/python -m bench.run
 
-bench-large: $(STAMP)  ## the benchmarks with 1M chunks too (an hour or more)
+bench-large: $(STAMP)  ## the benchmarks with 1M chunks too (hours: the 1M build alone ~3 h on 2 cores)
 	$(BIN)/python -m bench.run --large
 
 eval-real: $(STAMP)  ## nDCG@10 on SciFact and XQuAD en/vi with a real embedder (slow: ~15 min)

@@ -97,7 +97,8 @@ def serve_rss(report: Report, double: DoubleProc, store: SyntheticStore, queries
     serve = Child([RAG, "serve"], port, "/health", store.data_dir.parent / "serve.log", **env)
     try:
         started = serve.rss()
-        with httpx.Client(base_url=serve.url, timeout=60) as client:
+        # The first search loads the HNSW index: at 1M chunks, 3+ GB read from disk.
+        with httpx.Client(base_url=serve.url, timeout=300) as client:
             for text, _ in store.queries(queries):
                 search(client, text)
         after = serve.rss()
@@ -119,5 +120,6 @@ def run(report: Report, double: DoubleProc, root: Path, plan: dict[str, Any]) ->
     double.reset()
     tmp = Path(tempfile.mkdtemp(prefix="memory-", dir=root))
     ingest_rows(report, double, tmp, plan["quick"])
-    store = SyntheticStore(plan["memory_n"], root).ensure()
-    serve_rss(report, double, store, 50 if plan["quick"] else 200)
+    for n in plan.get("serve_sizes", [plan["memory_n"]]):
+        store = SyntheticStore(n, root).ensure()
+        serve_rss(report, double, store, 50 if plan["quick"] else 200)

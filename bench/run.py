@@ -2,8 +2,14 @@
 
     .venv/bin/python -m bench.run                  # default (~15 min): 10k and 100k chunks
     .venv/bin/python -m bench.run --quick          # smoke run (~2 min), small sizes
-    .venv/bin/python -m bench.run --large          # adds 1M chunks (about half an hour more)
+    .venv/bin/python -m bench.run --large --cache-dir DIR  # adds 1M chunks: hours (see below)
+    .venv/bin/python -m bench.run --only query,memory --sizes 250000 --cache-dir DIR
     .venv/bin/python -m bench.run --only query,load --cache-dir /tmp/rag-bench
+
+Building the synthetic store is the long part, and it slows as Chroma's HNSW graph grows: on 2
+shared cores (load 5-9) 250k chunks took 36 min (115 chunks/s) and 1M would take about 3 hours,
+then ~6 min of measurements at 250k. Keep the store with --cache-dir: an interrupted build
+resumes where it stopped, and the next run reuses it (its write rate is kept in build.json).
 
 Sections: ingest (embedder efficiency, pipeline vs Chroma throughput), hosts (two Ollama hosts
 vs one, failover), query (/search and /ask
@@ -50,27 +56,44 @@ def plan_for(args: argparse.Namespace) -> dict[str, Any]:
             "sizes": [(2_000, True)],
             "queries": 40,
             "memory_n": 2_000,
+            "serve_sizes": [2_000],
             "load_n": 2_000,
             "load_seconds": 4.0,
             "clients": args.clients,
         }
     sizes = [(10_000, True), (100_000, True)] + ([(1_000_000, True)] if args.large else [])
+    serve_sizes = [100_000] + ([1_000_000] if args.large else [])
+    if args.sizes:
+        sizes = [(n, not args.no_server) for n in args.sizes]
+        serve_sizes = list(args.sizes)
     return {
         "quick": False,
         "large": args.large,
         "sizes": sizes,
         "queries": args.queries,
         "memory_n": 100_000,
+        "serve_sizes": serve_sizes,  # `rag serve` RSS at these sizes
         "load_n": 100_000,
         "load_seconds": args.seconds,
         "clients": args.clients,
     }
 
 
+def chunk_counts(text: str) -> list[int]:
+    """'10000,1000000' -> [10000, 1000000]; each a positive multiple of 50 (chunks per doc)."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of chunk counts: {text!r}") from None
+    if any(n <= 0 or n % 50 for n in counts):
+        raise argparse.ArgumentTypeError("chunk counts must be positive multiples of 50")
+    return counts
+
+
 def parse(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--large", action="store_true", help="also 1M chunks (~30 min more)")
+    parser.add_argument("--large", action="store_true", help="also 1M chunks (its build: ~3 h)")
     parser.add_argument("--quick", action="store_true", help="fast smoke run, small sizes")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
     parser.add_argument("--queries", type=int, default=300, help="timed queries per cell")
@@ -78,6 +101,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15.0, help="seconds per load phase")
     parser.add_argument(
         "--cache-dir", type=Path, help="keep synthetic stores here and reuse them next time"
+    )
+    parser.add_argument(
+        "--sizes",
+        type=chunk_counts,
+        help="comma-separated chunk counts for query and `rag serve` memory (e.g. 1000000)",
+    )
+    parser.add_argument(
+        "--no-server", action="store_true", help="with --sizes: embedded Chroma only"
     )
     args = parser.parse_args(argv)
     unknown = set(args.only.split(",")) - set(SECTIONS)

@@ -19,6 +19,7 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ from rag.retrieve import Filters, retrieve  # noqa: E402
 
 DIM, LATENT, VOCAB = 768, 48, 5000
 CHUNKS_PER_DOC = 50
+VECTOR_BLOCK = 50_000  # rows of vectors made at a time
+BATCH = 5000  # chunks per KnowledgeBase.write (whole documents)
 COLLECTION = "bench"
 MODEL = "nomic-embed-text"
 FILTERS = {
@@ -57,8 +60,15 @@ class Corpus:
     def vectors(self, n: int) -> np.ndarray:
         """n embedding-like unit vectors."""
         latent = self.rng.standard_normal((n, LATENT)).astype(np.float32)
-        noise = self.rng.standard_normal((n, DIM)).astype(np.float32) * np.sqrt(LATENT) * 0.3
-        return _unit(latent @ self.projection + noise)
+        out = np.empty((n, DIM), dtype=np.float32)  # what the store keeps; 3 GB at 1M
+        # In blocks of rows (the generator's stream, hence the numbers, are those of one draw):
+        # whole-matrix temporaries would peak at ~5 n x 768 arrays, 15+ GB at 1M chunks.
+        for start in range(0, n, VECTOR_BLOCK):
+            stop = min(n, start + VECTOR_BLOCK)
+            noise = self.rng.standard_normal((stop - start, DIM)).astype(np.float32)
+            noise = noise * np.sqrt(LATENT) * 0.3
+            out[start:stop] = _unit(latent[start:stop] @ self.projection + noise)
+        return out
 
     def texts(self, n: int) -> list[str]:
         """n short texts of 30-60 words."""
@@ -83,12 +93,23 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
 
 
-def build(kb: KnowledgeBase, vectors: np.ndarray, texts: list[str]) -> float:
-    """Write the chunks through the knowledge base's crash-safe write; return the seconds taken."""
+def build(
+    kb: KnowledgeBase,
+    vectors: np.ndarray,
+    texts: list[str],
+    marks: list[tuple[int, float]] | None = None,
+    start: int = 0,
+    checkpoint: Callable[[], None] | None = None,
+) -> float:
+    """Write the chunks through the knowledge base's crash-safe write; return the seconds taken.
+
+    From chunk `start` (a multiple of BATCH: resuming a build); marks, if given, gets (chunks
+    written, seconds) after every batch, counting on from its last mark; then checkpoint()."""
     n = len(texts)
+    offset = marks[-1][1] if marks else 0.0
     started = time.perf_counter()
-    for first in range(0, n, 5000):
-        batch = range(first, min(n, first + 5000))
+    for first in range(start, n, BATCH):
+        batch = range(first, min(n, first + BATCH))
         chunks = [_chunk(i, texts[i]) for i in batch]
         versions = []
         for doc in range(first // CHUNKS_PER_DOC, batch.stop // CHUNKS_PER_DOC):
@@ -96,8 +117,14 @@ def build(kb: KnowledgeBase, vectors: np.ndarray, texts: list[str]) -> float:
             mine = chunks[at - first : at - first + CHUNKS_PER_DOC]
             versions.append(DocumentVersion(_record(doc), 1, mine, vectors[at : at + len(mine)]))
         kb.write(COLLECTION, versions)
-        rate = batch.stop / (time.perf_counter() - started)
-        print(f"  {batch.stop:>7} chunks written ({rate:.0f}/s)", flush=True)
+        seconds = time.perf_counter() - started
+        if marks is not None:
+            marks.append((batch.stop, round(offset + seconds, 2)))
+        if checkpoint is not None:
+            checkpoint()
+        if n <= 100_000 or batch.stop % 50_000 == 0 or batch.stop == n:
+            rate = (batch.stop - start) / seconds
+            print(f"  {batch.stop:>7} chunks written ({rate:.0f}/s)", flush=True)
     return time.perf_counter() - started
 
 
