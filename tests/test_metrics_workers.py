@@ -3,54 +3,18 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import _free_port, subprocess_env
+from tests.conftest import rag_serve, subprocess_env
 
 ROUTE = "/collections"
 READER = {"Authorization": "Bearer reader-key"}
 ADMIN = {"Authorization": "Bearer ops-key"}
-
-
-@contextmanager
-def serving(env: dict[str, str], cwd: Path) -> Iterator[str]:
-    """`rag serve --workers 2` on a free port until the block ends; yields its URL."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--workers", "2", "--port", str(port)],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        proc.kill()
-        pytest.fail(f"rag serve did not start: {proc.stdout.read() if proc.stdout else ''}")
-    try:
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def served_per_worker(samples: Path) -> dict[str, float]:
@@ -105,7 +69,7 @@ def test_two_workers_count_every_request_once_and_each_start_from_zero(
         PROMETHEUS_MULTIPROC_DIR=str(samples),
     )
     for _run in range(2):  # the second start must not add the first one's samples
-        with serving(env, tmp_path) as url:
+        with rag_serve(env, tmp_path, "--workers", "2", seconds=90) as url:
             sent = 0
             while sent < 400 and len([n for n in served_per_worker(samples).values() if n]) < 2:
                 send(url, 20)

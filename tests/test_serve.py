@@ -11,36 +11,15 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import REPO, _free_port, subprocess_env
+from tests.conftest import REPO, rag_serve, subprocess_env
 
 
 @pytest.fixture()
 def served(ollama, tmp_path):
     """`rag serve` on a free port with the double, a private data dir; yields (url, env)."""
-    port = _free_port()
     env = subprocess_env(ollama.url, tmp_path / "data")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail(f"rag serve did not start: {proc.stdout.read() if proc.stdout else ''}")
-    yield url, env
-    proc.terminate()
-    proc.wait(timeout=30)
+    with rag_serve(env, tmp_path) as url:
+        yield url, env
 
 
 def test_serve_preloads_both_models(served, ollama):
