@@ -190,6 +190,10 @@ class KnowledgeBase:
         """Committed chunks with any of the terms, best first (see Catalog.keyword_search)."""
         return self._cat.keyword_search(collection, terms, limit, doc_ids)
 
+    def term_rows(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(chunks indexed, chunks holding each term), as the keyword index counts them."""
+        return self._cat.term_rows(terms)
+
     def nearest(
         self, collection: str, vector: Sequence[float], n: int
     ) -> tuple[list[tuple[dict[str, Any], float]], bool]:
