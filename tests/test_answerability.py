@@ -15,7 +15,8 @@ from ingest.run import ingest_bytes
 from rag.answer import AnswerRequest, answer
 from rag.answerability import coverage, query_terms, syllabic
 from rag.cli import main as _cli  # noqa: F401  (rag.eval imports the CLI first)
-from rag.config import ConfigError, Settings
+from rag.config import Settings
+from rag.errors import ConfigError
 from rag.eval.qa import load_squad
 from rag.lexical import fold
 from rag.prompts import REFUSAL_EN, REFUSAL_VI
