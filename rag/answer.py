@@ -9,13 +9,14 @@ from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from rag.answerability import coverage
 from rag.citations import CitationFilter, check_citations, make_citations
 from rag.errors import BadRequest, RagError
 from rag.events import Done, Event, Retrieved, Token, Usage
 from rag.filters import Filters
 from rag.kb import KnowledgeBase
 from rag.metrics import observe_timings
-from rag.models import Answer
+from rag.models import Answer, Hit
 from rag.prompts import (
     Prompt,
     accept_rewrite,
@@ -207,6 +208,20 @@ def _retrieve(kb: KnowledgeBase, request: AnswerRequest, query: str) -> tuple[st
     return query, found
 
 
+def _grounds(kb: KnowledgeBase, found: Retrieval, query: str) -> list[Hit]:
+    """The chunks to answer from, or [] when the best one does not cover the question."""
+    if found.reason == "no_documents" or not found.candidates:
+        return []
+    if kb.settings.min_score is not None and not found.hits:
+        return []  # RAG_MIN_SCORE set: its dense floor decides as well
+    best = found.candidates[0]
+    text = f"{best.heading}\n{best.text}"
+    if coverage(query, text, kb.term_rows) < kb.settings.min_coverage:
+        return []
+    # The model's own floor is only a prior: the coverage check above decides for answers.
+    return found.hits or found.candidates
+
+
 def answer_stream(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[Event]:
     """Retrieved, Token… as the model writes (invalid `[n]` removed), then Done with the Answer."""
     started = time.perf_counter()
@@ -262,12 +277,12 @@ def _grounded(
     query, found = _retrieve(kb, request, query)
     timings["retrieve"] = _ms(began)
     observe_timings({"embed": found.timings.get("embed", 0.0)})
-    if (found.reason is not None or not found.hits) and not request.tools:
+    hits = _grounds(kb, found, query)
+    if not hits and not request.tools:
         # Nothing to ground an answer on: the chat model is not asked at all (unless it has
         # tools, which may answer what the documents do not).
         refusal, reason = refusal_sentence(vietnamese), found.reason or "nothing_relevant"
         return Done(Answer(refusal, False, reason, candidates=found.candidates, query=query))
-    hits = found.hits if found.reason is None else []
     num, room = opts["num_ctx"], opts["num_predict"]
     prompt = build_prompt(
         question, hits, history, vietnamese, num, room, request.system, request.after

@@ -147,6 +147,11 @@ class Catalog:
             rows = lexical.search(self._db, collection, terms, limit, doc_ids)
         return [(hit_row(row[:8]), -float(row[8])) for row in rows]
 
+    def term_rows(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(chunks indexed, chunks holding each term): the keyword index's idf statistics."""
+        with self._lock:
+            return lexical.row_counts(self._db, terms)
+
     def filter_documents(
         self, collection: str, kinds: Sequence[str] = (), since: str | None = None
     ) -> list[tuple[str, str, int]]:

@@ -38,6 +38,7 @@ KNOWN: dict[str, Embedder] = {
     "nomic-embed-text": Embedder(_EN, 0.5),
     # all-MiniLM-L6-v2 on XQuAD en, questions whose paragraph is held out vs answerable ones
     # refused by retrieval alone: 0.40 -> 41% / 2.0%, 0.45 -> 50% / 3.0%, 0.50 -> 62% / 4.4%.
+    # Answers no longer rely on it (rag.answerability decides); search results still do.
     "all-minilm": Embedder(_EN, 0.45),
     "mxbai-embed-large": Embedder(_EN),
     "snowflake-arctic-embed2": Embedder(_ALL),

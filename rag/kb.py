@@ -217,6 +217,10 @@ class KnowledgeBase:
         names = self.source_names(collection)
         return [({**row, "display": names.show(row["source"])}, score) for row, score in found]
 
+    def term_rows(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """(chunks indexed, chunks holding each term), as the keyword index counts them."""
+        return self._cat.term_rows(terms)
+
     def nearest(
         self, collection: str, vector: Sequence[float], n: int
     ) -> tuple[list[tuple[dict[str, Any], float]], bool]:

@@ -165,6 +165,20 @@ def _weighty(db: sqlite3.Connection, table: str, terms: list[str]) -> list[str]:
     return [t for t in terms if 0 < found[t] < half] or terms
 
 
+def row_counts(db: sqlite3.Connection, terms: list[str]) -> tuple[int, dict[str, int]]:
+    """(rows indexed, rows holding each term) over all collections, counted up to half the rows.
+
+    Counting stops there because any term that common has almost no weight, and counting the
+    rows of "the" would be the slowest part (see _weighty).
+    """
+    table = table_for([w for term in terms for w in term.split()])
+    rows = db.execute("SELECT COALESCE(SUM(chunks), 0) FROM documents").fetchone()[0]
+    count = f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT ?)"
+    half = max(1, (rows + 1) // 2)
+    found = {t: db.execute(count, (match_expression([t]), half)).fetchone()[0] for t in terms}
+    return rows, found
+
+
 def words(text: str) -> list[str]:
     """NFC, case-folded words of text (letters and digits; underscores split)."""
     return WORD_RE.findall(unicodedata.normalize("NFC", text).casefold())

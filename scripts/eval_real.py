@@ -90,7 +90,13 @@ def row(name: str, result: dict) -> str:
         ndcg = result["retrieval"]["ndcg@10"]
         docs = result["paragraphs"] - result["held_out_paragraphs"]
         held, kept = result["refusal"]["accuracy"], result["answers"]["answered"]
-        refused = f"{100 * held:.1f}% / {100 * (1 - kept):.1f}%"
+        halves = zip(
+            result["refusal"]["held_out_refused_by_half"],
+            result["refusal"]["answerable_refused_by_half"],
+            strict=True,
+        )
+        by_half = "; ".join(f"{100 * h:.1f}% / {100 * a:.1f}%" for h, a in halves)
+        refused = f"{100 * held:.1f}% / {100 * (1 - kept):.1f}% (halves: {by_half})"
     chunks = result.get("chunks")
     per_doc = f"{chunks / docs:.2f}" if chunks else "n/a"
     cells = " | ".join(f"{ndcg[m]:.3f}" for m in ("dense", "keyword", "hybrid"))
@@ -108,7 +114,7 @@ def main() -> None:
             server.wait(timeout=30)
     print(
         "| nDCG@10 (real all-minilm) | dense | keyword | hybrid | chunks/doc "
-        "| refused: held-out / answerable |"
+        "| refused: held-out / answerable (half 0; half 1) |"
     )
     print("|---|---|---|---|---|---|")
     print("\n".join(rows))

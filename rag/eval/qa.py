@@ -11,6 +11,7 @@ held-out paragraphs should be refused: refusal accuracy is the share with answer
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import time
@@ -92,6 +93,11 @@ def hold_out(sources: list[str], share: float = HOLD_OUT, seed: int = SEED) -> s
     return set(random.Random(seed).sample(sorted(sources), count))
 
 
+def calibration_half(qid: str) -> int:
+    """0 or 1, fixed by a hash of the question id: thresholds are tuned on 0, checked on 1."""
+    return hashlib.sha1(qid.encode("utf-8")).digest()[-1] % 2
+
+
 def pick_questions(questions: list[Question], limit: int | None) -> list[Question]:
     """A fixed-seed shuffle (so a limit samples every article), cut to the limit."""
     picked = list(questions)
@@ -135,6 +141,8 @@ class _Tally:
     cited: list[float] = field(default_factory=list)  # of answered questions
     span: list[float] = field(default_factory=list)  # of answered questions
     refused: list[float] = field(default_factory=list)  # of held-out questions
+    # The same two shares per half of the questions (calibration_half): one tunes, one checks.
+    halves: dict[tuple[int, bool], list[float]] = field(default_factory=dict)
     retrieve_ms: list[float] = field(default_factory=list)
     answer_ms: list[float] = field(default_factory=list)
 
@@ -173,8 +181,10 @@ def _ask_one(
     began = time.perf_counter()
     reply = answer(kb, AnswerRequest(collection, q.text))
     tally.answer_ms.append((time.perf_counter() - began) * 1000)
+    refused = 0.0 if reply.answerable else 1.0
+    tally.halves.setdefault((calibration_half(q.qid), held), []).append(refused)
     if held:
-        tally.refused.append(0.0 if reply.answerable else 1.0)
+        tally.refused.append(refused)
         return
     tally.answered.append(1.0 if reply.answerable else 0.0)
     if reply.answerable:
@@ -206,7 +216,13 @@ def _summary(t: _Tally) -> dict[str, Any]:
             "contains_gold_span": share(t.span),
             "latency_ms": latency(t.answer_ms),
         },
-        "refusal": {"questions": len(t.refused), "accuracy": share(t.refused)},
+        "refusal": {
+            "questions": len(t.refused),
+            "accuracy": share(t.refused),
+            # [half 0, half 1]: held-out questions refused, answerable questions refused
+            "held_out_refused_by_half": [share(t.halves.get((h, True), [])) for h in (0, 1)],
+            "answerable_refused_by_half": [share(t.halves.get((h, False), [])) for h in (0, 1)],
+        },
     }
 
 
@@ -227,6 +243,11 @@ def print_qa(result: dict[str, Any]) -> None:
     )
     print(
         f"refusals   ({f['questions']:>4} q)  refused {_pct(f['accuracy'])} (held-out paragraphs)"
+    )
+    held, kept = f["held_out_refused_by_half"], f["answerable_refused_by_half"]
+    print(
+        "refused by half (held-out / answerable): "
+        + "  ".join(f"half {h} {_pct(held[h])} / {_pct(kept[h])}" for h in (0, 1))
     )
     rl, al = r["latency_ms"], a["latency_ms"]
     print(
