@@ -81,8 +81,7 @@ class Parsers:
     def _split(self, args: tuple[Any, ...], pages: int) -> Future[Any]:
         """A PDF that may have `pages` pages or more: each worker reads a span; one merges."""
         parts = [
-            self._submit(read_part, *args, part, self.workers, pages)
-            for part in range(self.workers)
+            self._submit(read_part, args, part, self.workers, pages) for part in range(self.workers)
         ]
         future: Future[Any] = Future()
         threading.Thread(
@@ -100,7 +99,7 @@ class Parsers:
             self.span_pids |= {span.pid for span in spans}
             # The spans ran side by side: the slowest is what the file has cost so far.
             left = self.limits.seconds - max(span.seconds for span in spans)
-            future.set_result(self._submit(finish_parts, *args, spans, left).result())
+            future.set_result(self._submit(finish_parts, args, spans, left).result())
         except BaseException as exc:  # the file's error, delivered as a worker's would be
             future.set_exception(exc)
 

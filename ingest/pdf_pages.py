@@ -56,19 +56,10 @@ Args = tuple[str, bytes, str, int, int, "int | None", ParseLimits]
 
 
 def read_part(
-    source: str,
-    data: bytes,
-    doc_id: str,
-    max_tokens: int,
-    overlap: int,
-    room: int | None,
-    limits: ParseLimits,
-    part: int,
-    parts: int,
-    split_pages: int,
+    args: Args, part: int, parts: int, split_pages: int
 ) -> tuple[Document, list[Chunk]] | Span | None:
     """In a worker: the whole parse (part 0 of a short PDF), a Span, or None (nothing to do)."""
-    args = (source, data, doc_id, max_tokens, overlap, room, limits)
+    limits = args[6]
     return run_limited(limits, limits.seconds, _read_part, args, part, parts, split_pages)
 
 
@@ -126,20 +117,9 @@ def _extract(pages: list[PageObject], start: int, stop: int, max_chars: int) -> 
     return span
 
 
-def finish_parts(
-    source: str,
-    data: bytes,
-    doc_id: str,
-    max_tokens: int,
-    overlap: int,
-    room: int | None,
-    limits: ParseLimits,
-    spans: list[Span],
-    seconds: float,
-) -> tuple[Document, list[Chunk]]:
+def finish_parts(args: Args, spans: list[Span], seconds: float) -> tuple[Document, list[Chunk]]:
     """In a worker, with `seconds` of the time limit left: merge the spans, finish the parse."""
-    args = (source, data, doc_id, max_tokens, overlap, room, limits)
-    return run_limited(limits, seconds, _finish, args, spans)
+    return run_limited(args[6], seconds, _finish, args, spans)
 
 
 def _finish(args: Args, spans: list[Span]) -> tuple[Document, list[Chunk]]:
