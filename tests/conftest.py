@@ -63,14 +63,27 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _comes_up(url: str, statuses: tuple[int, ...], seconds: float) -> bool:
+    """True once GET url answers with one of these statuses, False after `seconds`."""
+    import time
+
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code in statuses:
+                return True
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    return False
+
+
 @contextmanager
 def rag_serve(env: dict[str, str], cwd: Path, *args: str, seconds: float = 60) -> Iterator[str]:
     """`rag serve ARGS` on a free port until the block ends; yields its URL."""
     import subprocess
     import sys
-    import time
-
-    import httpx
 
     port = _free_port()
     command = [sys.executable, "-m", "rag.cli", "serve", *args, "--port", str(port)]
@@ -78,14 +91,7 @@ def rag_serve(env: dict[str, str], cwd: Path, *args: str, seconds: float = 60) -
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code in (200, 503):
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+    if not _comes_up(f"{url}/health", (200, 503), seconds):  # 503: up, Ollama not ready
         proc.kill()
         pytest.fail(f"rag serve did not start: {proc.stdout.read() if proc.stdout else ''}")
     try:
@@ -100,9 +106,6 @@ def chroma_url(tmp_path_factory):
     """URL of a Chroma server: RAG_TEST_CHROMA_URL if CI started one, else one of our own."""
     import subprocess
     import sys
-    import time
-
-    import httpx
 
     given = os.environ.get("RAG_TEST_CHROMA_URL")
     if given:
@@ -127,14 +130,7 @@ def chroma_url(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
+    if not _comes_up(f"{url}/api/v2/heartbeat", (200,), 60):
         proc.kill()
         pytest.fail(f"chroma run did not start; see {path / 'server.log'}")
     yield url
