@@ -148,10 +148,12 @@ class KnowledgeBase:
 
     def find_document(self, collection: str, ref: str) -> DocumentRecord:
         """A document by id, source as stored, source as shown, or a path that resolves to it."""
-        record = self.document(collection, ref) or self.by_source(collection, ref)
+        record = self.document(collection, ref)
         shown = () if record else self.source_names(collection).sources_shown_as(ref)
         if record is None and len(shown) == 1:
             record = self.by_source(collection, shown[0])
+        if record is None and len(shown) < 2:  # an upload's stored name is also how it is shown
+            record = self.by_source(collection, ref)
         if record is None:
             record = self.by_source(collection, str(Path(ref).expanduser().resolve()))
         if record is None and len(shown) > 1:

@@ -158,3 +158,23 @@ def test_several_workers_need_a_chroma_server(ollama, tmp_path):
     )
     assert done.returncode == 1
     assert done.stderr.startswith("Error: --workers > 1 needs a Chroma server")
+
+
+def test_a_name_two_documents_share_is_refused_with_a_request_for_the_id(ollama, tmp_path):
+    # Under RAG_DISPLAY_ROOT, <root>/uploads/handbook.md is shown as the upload of that name.
+    root = tmp_path / "shown"
+    (root / "uploads").mkdir(parents=True)
+    shutil.copy(REPO / "data" / "handbook.md", root / "uploads" / "handbook.md")
+    env = {**subprocess_env(ollama.url, tmp_path / "data"), "RAG_DISPLAY_ROOT": str(root)}
+    expected = "Error: 2 documents are shown as 'uploads/handbook.md': name one by its id"
+    with rag_serve(env, tmp_path) as url:
+        files = [("files", ("handbook.md", (REPO / "data" / "handbook.md").read_bytes()))]
+        assert httpx.post(f"{url}/documents", files=files, timeout=60).status_code == 200
+        assert rag(env, tmp_path, "ingest", str(root), "--json").returncode == 0
+        shown = [d["source"] for d in httpx.get(f"{url}/documents").json()["documents"]]
+        assert shown == ["uploads/handbook.md", "uploads/handbook.md"]
+        beside = rag(env, tmp_path, "delete", "uploads/handbook.md")
+        assert beside.returncode == 1 and expected in beside.stderr
+    alone = rag(env, tmp_path, "delete", "uploads/handbook.md")  # no server: the store itself
+    assert alone.returncode == 1 and expected in alone.stderr
+    assert rag(env, tmp_path, "delete", str(root / "uploads" / "handbook.md")).returncode == 0

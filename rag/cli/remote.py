@@ -144,6 +144,10 @@ class Remote:
         try:
             found = match[0] if len(match) == 1 else self._find_local(collection, resolved(ref))
         except NotFound:
+            if len(match) > 1:  # as KnowledgeBase.find_document says it for a local run
+                raise Conflict(
+                    f"{len(match)} documents are shown as {ref!r}: name one by its id"
+                ) from None
             raise NotFound(f"no document {ref!r} in collection '{collection}'") from None
         path = f"/documents/{quote(found['id'], safe='')}"
         done = self._call("DELETE", path, "write", params={"collection": collection})
