@@ -15,6 +15,7 @@ from rag.errors import BadRequest, RagError
 from rag.events import Done, Event, Retrieved, Token, Usage
 from rag.filters import Filters
 from rag.kb import KnowledgeBase
+from rag.language import reads_vietnamese
 from rag.metrics import observe_timings
 from rag.models import Answer, Hit
 from rag.prompts import (
@@ -24,7 +25,6 @@ from rag.prompts import (
     clean_history,
     fallback_query,
     is_refusal,
-    is_vietnamese,
     refusal_sentence,
     rewrite_messages,
 )
@@ -231,7 +231,7 @@ def answer_stream(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[Event]:
     opts = chat_options(kb, request.options, request.num_ctx)
     kind = classify(question) if not request.after else "question"
     if kind == "small_talk":
-        reply = small_talk_reply(question, is_vietnamese(question))
+        reply = small_talk_reply(question, reads_vietnamese(question))
         yield Done(Answer(reply, True, query=question, timings={"total": _ms(started)}))
         return
     timings: dict[str, float] = {}
@@ -268,7 +268,7 @@ def _grounded(
 ) -> Generator[Event, None, Done]:
     """Rewrite, retrieve, and answer from the sources (or refuse without asking the model)."""
     question = request.question.strip()
-    vietnamese = is_vietnamese(question)
+    vietnamese = reads_vietnamese(question)
     history = clean_history(request.messages, question)
     began = time.perf_counter()
     query = standalone_query(kb, question, history, opts) if history else question

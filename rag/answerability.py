@@ -19,36 +19,17 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 
 from rag import lexical
-from rag.prompts import is_vietnamese
+from rag.language import reads_vietnamese
 
 _SUFFIXES = ("ing", "ed", "es", "s", "ly")
-# Accent-less Vietnamese ("nghi phep nam bao nhieu ngay") has no mark that says its language:
-# its function words do. Folded, these are rarely English words.
-_VI_FOLDED = frozenset(
-    {
-        *("bao", "cac", "cho", "chung", "cua", "cung", "duoc", "gi", "hay", "hoac", "khi"),
-        *("khong", "la", "nay", "nao", "nhieu", "nhung", "neu", "rat", "se", "tai", "thi"),
-        *("trong", "voi", "nguoi", "nam", "ngay"),
-    }
-)
-
 Counts = Callable[[list[str]], tuple[int, Mapping[str, int]]]  # terms -> (rows, rows per term)
 
 
-def syllabic(query: str) -> bool:
-    """True for Vietnamese, with or without its accents: words are matched as syllable pairs too."""
-    if is_vietnamese(query):
-        return True
-    folded = {lexical.fold(w) for w in lexical.words(query)}
-    english = folded & lexical.STOP_WORDS
-    return len(folded & _VI_FOLDED) >= 2 and len(folded & _VI_FOLDED) > len(english)
-
-
 def query_terms(query: str) -> tuple[list[str], list[str]]:
-    """(content words, adjacent word pairs) the coverage is measured on; pairs only if syllabic."""
+    """(content words, adjacent word pairs) the coverage is measured on; pairs if Vietnamese."""
     found = lexical.words(query)
     content = [w for w in dict.fromkeys(found) if w not in lexical.STOP_WORDS]
-    if not syllabic(query):
+    if not reads_vietnamese(query):
         return content[: lexical.MAX_TERMS], []
     pairs = [f"{a} {b}" for a, b in itertools.pairwise(found) if not {a, b} <= lexical.STOP_WORDS]
     return content[: lexical.MAX_TERMS], list(dict.fromkeys(pairs))[: lexical.MAX_TERMS]

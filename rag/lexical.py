@@ -191,22 +191,23 @@ def fold(text: str) -> str:
     return _MARKS.sub("", unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D")))
 
 
-def query_terms(query: str) -> tuple[list[str], list[str]]:
+def query_terms(query: str, pairs: bool | None = None) -> tuple[list[str], list[str]]:
     """(words to search for, content words) of a query, distinct, in order.
 
     Stop words are searched for only when the query has nothing else; they never count as
-    content, so a query like "the" can rank chunks but never vouch for their relevance. A query
-    with non-ASCII letters also searches its adjacent word pairs as phrases.
+    content, so a query like "the" can rank chunks but never vouch for their relevance. With
+    `pairs` (by default: a query with non-ASCII letters) adjacent word pairs are searched too,
+    as phrases.
     """
     found = words(query)
     seen = list(dict.fromkeys(found))
     content = [w for w in seen if w not in STOP_WORDS][:MAX_TERMS]
-    if content and not query.isascii():
+    if content and (not query.isascii() if pairs is None else pairs):
         # Vietnamese words are one to three syllables ("nghỉ phép" is one word): adjacent pairs
         # as FTS5 phrases find them (XQuAD vi keyword nDCG@10 0.944 -> 0.960). English queries
         # lose with pairs (0.966 -> 0.958), so they get single words only.
-        pairs = [f"{a} {b}" for a, b in itertools.pairwise(found) if not {a, b} <= STOP_WORDS]
-        return list(dict.fromkeys(content + pairs))[: 2 * MAX_TERMS], content
+        joined = [f"{a} {b}" for a, b in itertools.pairwise(found) if not {a, b} <= STOP_WORDS]
+        return list(dict.fromkeys(content + joined))[: 2 * MAX_TERMS], content
     return content or seen[:MAX_TERMS], content
 
 

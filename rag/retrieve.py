@@ -32,8 +32,8 @@ from rag.embedders import Embedder, embedder
 from rag.errors import BadRequest
 from rag.filters import Filters, since_iso
 from rag.kb import KnowledgeBase
+from rag.language import query_language, reads_vietnamese
 from rag.models import MODES, Hit, Mode
-from rag.prompts import is_vietnamese
 
 KEYWORD_MIN_SHARE = 0.5  # of the query's distinct content words, for a keyword hit to pass
 # SciFact train, all-minilm: k=60 0.716, k=20 0.721 hybrid nDCG@10; XQuAD en/vi equal or better.
@@ -123,13 +123,6 @@ def rrf(
     return sum(w / (k + rank) for rank, w in pairs if rank is not None)
 
 
-def query_language(query: str) -> str:
-    """ "vi", "en" (ASCII letters only) or "" (another language or script) for a query."""
-    if is_vietnamese(query):
-        return "vi"
-    return "en" if all(ch.isascii() for ch in query if ch.isalpha()) else ""
-
-
 def leg_weights(query: str, model: Embedder) -> tuple[float, float]:
     """(dense, keyword) weights for fusing one query's legs.
 
@@ -206,7 +199,8 @@ class _Search:
 
     def keyword_leg(self) -> list[_Candidate]:
         with self.timed("keyword"):
-            terms, content = lexical.query_terms(self.query)
+            pairs = not self.query.isascii() or reads_vietnamese(self.query)
+            terms, content = lexical.query_terms(self.query, pairs)
             found = self.kb.keyword_search(self.collection, terms, self.fetch, self.doc_ids)
             return [
                 _Candidate(

@@ -14,6 +14,7 @@ from rag.api.schemas import AnswerOut, body
 from rag.citations import CheckedText, CitationFilter, check_citations, parse_citation, snippet
 from rag.errors import BadRequest, OllamaError
 from rag.events import Done, Retrieved, Token
+from rag.language import query_language, reads_vietnamese
 from rag.models import Hit
 from rag.prompts import (
     REFUSAL_EN,
@@ -103,6 +104,16 @@ def test_vietnamese_question_gets_a_vietnamese_prompt_and_cited_answer(kb, docs,
     assert system["role"] == "system"
     assert "Answer in Vietnamese." in system["content"]
     assert f'reply exactly: "{REFUSAL_VI}"' in system["content"]
+
+
+def test_vietnamese_typed_without_accents_is_answered_in_vietnamese(kb, docs, ollama):
+    result = ask(kb, "Moi nhan vien duoc bao nhieu ngay nghi phep nam?")
+    assert result.answerable and "18 ngày nghỉ phép" in result.answer
+    assert result.citations[0].source == str(docs / "quy-dinh-lam-viec.md")
+    system = sent(ollama)["messages"][0]["content"]
+    assert "Answer in Vietnamese." in system and f'reply exactly: "{REFUSAL_VI}"' in system
+    refused = ask(kb, "Quy dinh ve may bay truc thang cua cong ty la gi?")
+    assert (refused.answerable, refused.answer) == (False, REFUSAL_VI)
 
 
 def test_nothing_relevant_never_calls_the_chat_model(kb, docs, ollama):
@@ -342,6 +353,15 @@ def test_vietnamese_detection():
     assert not is_vietnamese("How many days of annual leave?")
     assert not is_vietnamese("Où est la bibliothèque ? Ça coûte combien à Noël, être élève ?")
     assert not is_vietnamese("¿Cuántos días de vacaciones tengo en año?")
+    # Typed without accents, Vietnamese is told by its function words, English is not mistaken.
+    assert reads_vietnamese("nghi phep nam duoc bao nhieu ngay") and reads_vietnamese("Ai la nguoi")
+    assert reads_vietnamese("Tesla da song o dau trong phan lon cuoc doi minh?")  # by its syllables
+    for other in (
+        *("How many days of annual leave?", "Où est la bibliothèque ?", "La Nina hay"),
+        *("How much do ctenophore eat in a day?", "a bit", "to be or not to be"),
+    ):
+        assert not reads_vietnamese(other), other
+    assert query_language("nghi phep nam duoc bao nhieu ngay") == "vi"
 
 
 def test_estimate_is_conservative_against_the_doubles_count():

@@ -8,8 +8,10 @@ from rag.config import Settings
 from rag.embedders import DEFAULT_MIN_SCORE, UNKNOWN, embedder, lookup
 from rag.errors import ConfigError
 from rag.grouping import group_by_document
+from rag.language import query_language
+from rag.lexical import fold
 from rag.models import Hit
-from rag.retrieve import FOREIGN_DENSE_WEIGHT, leg_weights, query_language
+from rag.retrieve import FOREIGN_DENSE_WEIGHT, leg_weights
 
 VI = "Mỗi nhân viên được bao nhiêu ngày nghỉ phép năm?"
 EN = "How many days of annual leave do employees get?"
@@ -67,6 +69,8 @@ def test_the_dense_leg_weighs_less_for_a_language_its_model_does_not_know():
     assert leg_weights(EN, english_only) == (1.0, 1.0)
     assert leg_weights(VI, multilingual) == (1.0, 1.0)
     assert FOREIGN_DENSE_WEIGHT < 1.0
+    # Typed without accents it is still Vietnamese, which all-minilm does not know.
+    assert leg_weights(fold(VI), english_only) == (FOREIGN_DENSE_WEIGHT, 1.0)
 
 
 def _hit(chunk: str, doc: str, score: float) -> Hit:

@@ -23,8 +23,9 @@ from rag.citations import FOOTER, location_label
 from rag.errors import BadRequest, NotFound, RagError
 from rag.events import Done, Token
 from rag.kb import KnowledgeBase
+from rag.language import reads_vietnamese
 from rag.models import Answer, Citation
-from rag.prompts import REFUSAL_EN, REFUSAL_VI, is_vietnamese
+from rag.prompts import REFUSAL_EN, REFUSAL_VI
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def grounded_reply(kb: KnowledgeBase, request: AnswerRequest) -> Iterator[str | 
 
     Structured output (`format`) gets no footer: it would break the JSON.
     """
-    vietnamese = is_vietnamese(request.question)
+    vietnamese = reads_vietnamese(request.question)
     sent = False
     for event in answer_stream(kb, request):
         if isinstance(event, Token):
