@@ -9,6 +9,7 @@ dense leg discounted for an embedder that does not know it), and the reply is in
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rag import lexical
 from rag.prompts import is_vietnamese
@@ -33,6 +34,7 @@ _SYLLABLE_SHARE = 0.9  # XQuAD vi, accents removed: 98.5% told; XQuAD en and Sci
 _SYLLABLE_WORDS = 3  # fewer lowercase words than this are too few to tell ("a bit" fits)
 
 
+@lru_cache(maxsize=4096)  # one query is asked about by fusion, the keyword leg and the answer
 def reads_vietnamese(text: str) -> bool:
     """True for Vietnamese, with its accents or without them."""
     if is_vietnamese(text):
