@@ -123,10 +123,12 @@ def table_for(terms: list[str]) -> str:
 
     Porter's rules are English: on Vietnamese they merge syllables that differ ("ngày" and
     "ngai"), on French or German they cut the wrong endings. Queries with accents search the
-    unstemmed index; an ASCII query reads as English (an unaccented Vietnamese query stems to
-    itself: Vietnamese syllables hardly ever end in an English suffix).
+    unstemmed index, and so does Vietnamese typed without them, known by its syllable pairs
+    (query_terms searches pairs only for those): porter would fold "ngay" into "ngai", "hay" into
+    "hai". An ASCII query of single words reads as English.
     """
-    return STEM_TABLE if all(t.isascii() for t in terms) else FTS_TABLE
+    english = all(t.isascii() and " " not in t for t in terms)
+    return STEM_TABLE if english else FTS_TABLE
 
 
 def search(
@@ -171,7 +173,7 @@ def row_counts(db: sqlite3.Connection, terms: list[str]) -> tuple[int, dict[str,
     Counting stops there because any term that common has almost no weight, and counting the
     rows of "the" would be the slowest part (see _weighty).
     """
-    table = table_for([w for term in terms for w in term.split()])
+    table = table_for(terms)
     rows = db.execute("SELECT COALESCE(SUM(chunks), 0) FROM documents").fetchone()[0]
     count = f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {table} MATCH ? LIMIT ?)"
     half = max(1, (rows + 1) // 2)
@@ -237,10 +239,9 @@ def matched_share(terms: list[str], text: str) -> float:
         return 0.0
     wanted = [_fold_word(t) for t in terms]
     words = WORD_RE.findall(text.casefold())
-    if text.isascii():  # no word to fold: the set is built in C (a Python loop was ~1 ms/query)
-        present = set(words)
-    else:  # fold word by word (cached): folding whole chunks cost ~1 ms each
-        present = {w if w.isascii() else _fold_word(w) for w in words}
+    # ASCII: no word to fold, so the set is built in C (a Python loop was ~1 ms of each query);
+    # otherwise word by word, cached (folding whole chunks cost ~1 ms each).
+    present = set(words) if text.isascii() else {_fold_word(w) for w in words}
     return sum(w in present for w in wanted) / len(terms)
 
 
