@@ -239,7 +239,6 @@ def test_vietnamese_queries_are_not_stemmed(catalog):
     assert lexical.table_for(["robots"]) == lexical.STEM_TABLE
 
 
-
 def test_vietnamese_typed_without_accents_is_not_stemmed_either(catalog):
     # Searched with its syllable pairs (as retrieve does for it), so porter's y -> i never applies.
     add(catalog, "kb", "day", ["Mười tám ngày nghỉ phép."])
@@ -248,6 +247,7 @@ def test_vietnamese_typed_without_accents_is_not_stemmed_either(catalog):
     assert "ngay nghi" in terms and lexical.table_for(terms) == lexical.FTS_TABLE
     rows = catalog.keyword_search("kb", terms, 10)
     assert [row["chunk_id"] for row, _ in rows] == ["day:00000"]
+
 
 def test_a_catalog_from_before_the_stemmed_index_gets_it_on_open(tmp_path):
     catalog = Catalog(tmp_path / "c.sqlite3")
