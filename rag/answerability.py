@@ -31,8 +31,7 @@ def query_terms(query: str) -> tuple[list[str], list[str]]:
     content = [w for w in dict.fromkeys(found) if w not in lexical.STOP_WORDS]
     if not reads_vietnamese(query):
         return content[: lexical.MAX_TERMS], []
-    pairs = [f"{a} {b}" for a, b in itertools.pairwise(found) if not {a, b} <= lexical.STOP_WORDS]
-    return content[: lexical.MAX_TERMS], list(dict.fromkeys(pairs))[: lexical.MAX_TERMS]
+    return content[: lexical.MAX_TERMS], lexical.word_pairs(found)[: lexical.MAX_TERMS]
 
 
 def coverage(query: str, text: str, counts: Counts) -> float:

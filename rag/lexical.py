@@ -208,9 +208,14 @@ def query_terms(query: str, pairs: bool | None = None) -> tuple[list[str], list[
         # Vietnamese words are one to three syllables ("nghỉ phép" is one word): adjacent pairs
         # as FTS5 phrases find them (XQuAD vi keyword nDCG@10 0.944 -> 0.960). English queries
         # lose with pairs (0.966 -> 0.958), so they get single words only.
-        joined = [f"{a} {b}" for a, b in itertools.pairwise(found) if not {a, b} <= STOP_WORDS]
-        return list(dict.fromkeys(content + joined))[: 2 * MAX_TERMS], content
+        return list(dict.fromkeys(content + word_pairs(found)))[: 2 * MAX_TERMS], content
     return content or seen[:MAX_TERMS], content
+
+
+def word_pairs(found: list[str]) -> list[str]:
+    """Adjacent words as "a b" phrases, distinct, in order; pairs of two stop words left out."""
+    pairs = [f"{a} {b}" for a, b in itertools.pairwise(found) if not {a, b} <= STOP_WORDS]
+    return list(dict.fromkeys(pairs))
 
 
 def match_expression(terms: list[str]) -> str | None:
